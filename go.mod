@@ -1,0 +1,3 @@
+module github.com/vipd/vipd
+
+go 1.26.8
