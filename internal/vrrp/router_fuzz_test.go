@@ -1,0 +1,83 @@
+package vrrp
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// fuzzRouter has a VRRPv2 PASS instance, a VRRPv3 IPv4 one and a VRRPv3
+// IPv6 one, so that fuzzed packets can reach every check.
+func fuzzRouter(t testing.TB) *Router {
+	v2 := testConfig(func(c *Config) { c.AuthType, c.AuthPass = AuthPass, pass("s3cret") })
+	v3 := testConfig(func(c *Config) { c.Name, c.VRID, c.Version = "VI_3", 3, 3 })
+	v6 := testConfig(func(c *Config) {
+		c.Name, c.VRID, c.Version, c.IPv6, c.Group, c.Source = "VI_6", 6, 3, true, GroupIPv6, self6
+		c.Addrs = []netip.Addr{netip.MustParseAddr("fe80::100")}
+	})
+	r, err := NewRouter([]Config{v2, v3, v6}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start(0)
+	return r
+}
+
+// FuzzRouterReceive feeds arbitrary packets to a running router: nothing
+// may panic, a drop is always counted, and an accepted advert always is.
+func FuzzRouterReceive(f *testing.F) {
+	r := fuzzRouter(f)
+	for _, in := range r.Instances() {
+		c := in.Config()
+		src, dst := peer, c.Group
+		if c.IPv6 {
+			src = peer6
+		}
+		f.Add(advertFrom(f, c, src, dst, nil), uint8(TTL), c.IPv6, false)
+		f.Add(advertFrom(f, c, src, dst, func(a *Advert) { a.Priority = 250 }), uint8(TTL), c.IPv6, true)
+		f.Add(advertFrom(f, c, src, dst, func(a *Advert) { a.Priority = 0 }), uint8(TTL), c.IPv6, false)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, ttl uint8, ipv6, unicast bool) {
+		r := fuzzRouter(t)
+		src, dst := peer, GroupIPv4
+		if ipv6 {
+			src, dst = peer6, GroupIPv6
+		}
+		if unicast {
+			dst = self
+			if ipv6 {
+				dst = self6
+			}
+		}
+		before := totals(r)
+		now := time.Second
+		_, err := r.Receive(now, &Packet{Interface: "eth0", Src: src, Dst: dst, HopLimit: ttl, Payload: payload})
+		after := totals(r)
+		if err != nil && after.dropped == before.dropped {
+			t.Fatalf("dropped (%v) but not counted", err)
+		}
+		if err == nil && after.received != before.received+1 {
+			t.Fatalf("accepted but not counted")
+		}
+		// Whatever it did, the router keeps running.
+		for range 3 {
+			now += 2 * time.Second
+			r.Tick(now)
+		}
+	})
+}
+
+type counts struct{ received, dropped uint64 }
+
+func totals(r *Router) counts {
+	rs := r.Stats()
+	c := counts{dropped: rs.Malformed + rs.UnknownVRID + rs.NotListening}
+	for _, in := range r.Instances() {
+		s := in.Stats()
+		c.received += s.AdvertsReceived
+		c.dropped += s.PacketLengthErrors + s.VersionErrors + s.TypeErrors + s.HopLimitErrors +
+			s.ChecksumErrors + s.VRIDErrors + s.AuthTypeInvalid + s.AuthTypeMismatch +
+			s.AuthFailures + s.IntervalErrors + s.AddressListErrors
+	}
+	return c
+}
