@@ -66,6 +66,22 @@ func randomLAN(t *testing.T, rng *rand.Rand, s *Sim) {
 	}
 }
 
+// startRandomLAN builds a random LAN from seed (stream picks the test's
+// own sequence of choices), records its events and starts every host.
+func startRandomLAN(t *testing.T, seed, stream uint64) (*rand.Rand, *Sim, *[]string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, stream))
+	s := New(seed)
+	log := recordLog(s)
+	randomLAN(t, rng, s)
+	for _, h := range s.Hosts() {
+		if err := h.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rng, s, log
+}
+
 // quietBound is the longest any host needs to settle once the network is
 // healed and quiet: the slowest Master_Down_Interval plus one interval.
 func quietBound(s *Sim) time.Duration {
@@ -153,15 +169,7 @@ func recordLog(s *Sim) *[]string {
 func TestPropertyOneMasterAfterHeal(t *testing.T) {
 	for seed := range seedCount(300, 50) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 7))
-			s := New(seed)
-			log := recordLog(s)
-			randomLAN(t, rng, s)
-			for _, h := range s.Hosts() {
-				if err := h.Start(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			rng, s, log := startRandomLAN(t, seed, 7)
 			chaos(rng, s, 90*time.Second)
 			s.Heal()
 			s.Net = Impairments{Delay: time.Millisecond, Jitter: 2 * time.Millisecond}
@@ -234,15 +242,7 @@ func chaos(rng *rand.Rand, s *Sim, d time.Duration) {
 func TestPropertyNoTakeoverWhileHeard(t *testing.T) {
 	for seed := range seedCount(100, 20) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 11))
-			s := New(seed)
-			log := recordLog(s)
-			randomLAN(t, rng, s)
-			for _, h := range s.Hosts() {
-				if err := h.Start(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			_, s, log := startRandomLAN(t, seed, 11)
 			s.Advance(2*quietBound(s) + maxPreemptDelay(s))
 			checkOneMaster(t, s, *log)
 
