@@ -157,7 +157,7 @@ func (a *Advert) checkEncodable() error {
 		return ErrTooManyAddrs
 	}
 	for _, ip := range a.Addrs {
-		if ip.Is4() == a.IPv6 || ip.Is4In6() {
+		if !ip.IsValid() || ip.Is4() == a.IPv6 {
 			return ErrMixedFamilies
 		}
 	}

@@ -236,7 +236,8 @@ func TestAdvertEncodeErrors(t *testing.T) {
 		{"v3 interval", Advert{Version: 3, Interval: 4096}, ErrIntervalRange},
 		{"mixed", Advert{Version: 3, Addrs: addrs("198.18.0.1", "fe80::1")}, ErrMixedFamilies},
 		{"v6 in v4 advert", Advert{Version: 3, Addrs: addrs("fe80::1")}, ErrMixedFamilies},
-		{"mapped", Advert{Version: 3, IPv6: true, Addrs: addrs("::ffff:198.18.0.1")}, ErrMixedFamilies},
+		{"mapped in an IPv4 advert", Advert{Version: 3, Addrs: addrs("::ffff:198.18.0.1")}, ErrMixedFamilies},
+		{"invalid address", Advert{Version: 3, Addrs: []netip.Addr{{}}}, ErrMixedFamilies},
 		{"too many", Advert{Version: 3, Addrs: make([]netip.Addr, 256)}, ErrTooManyAddrs},
 	}
 	for _, tt := range tests {
