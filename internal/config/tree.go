@@ -1,0 +1,84 @@
+package config
+
+// Node is a statement of keepalived.conf: a keyword, its arguments, and
+// the statements of its block if it has one.
+type Node struct {
+	Pos      Pos
+	Keyword  string
+	Args     []string
+	Block    bool // the statement opened a { } block
+	Children []*Node
+}
+
+// Tree is a keepalived.conf read into statements.
+type Tree struct {
+	// Root stands for the whole file; its children are the top-level
+	// statements, includes already replaced by what they include.
+	Root *Node
+	// Warnings are problems keepalived tolerates, such as a missing include.
+	Warnings []*Error
+}
+
+// ReadTree reads a keepalived.conf and the files it includes into a tree.
+func ReadTree(path string) (*Tree, error) {
+	lx := &lexer{}
+	if err := lx.file(path, Pos{}); err != nil {
+		return nil, err
+	}
+	root := &Node{Pos: Pos{File: path}, Block: true}
+	p := &treeParser{toks: lx.toks}
+	if err := p.block(root, true); err != nil {
+		return nil, err
+	}
+	return &Tree{Root: root, Warnings: lx.warnings}, nil
+}
+
+type treeParser struct {
+	toks []token
+	i    int
+}
+
+// block reads statements into parent until its closing brace (or the end
+// of input at the top level).
+func (p *treeParser) block(parent *Node, top bool) error {
+	var last *Node // the previous statement, which a lone '{' may open
+	for p.i < len(p.toks) {
+		t := p.toks[p.i]
+		switch {
+		case t.eol:
+			p.i++
+		case t.isBrace("}"):
+			if top {
+				return errorf(t.pos, "'}' without a matching '{'")
+			}
+			p.i++
+			return nil
+		case t.isBrace("{"):
+			if last == nil || last.Block {
+				return errorf(t.pos, "'{' does not follow a keyword")
+			}
+			p.i++
+			last.Block = true
+			if err := p.block(last, false); err != nil {
+				return err
+			}
+		default:
+			n := &Node{Pos: t.pos, Keyword: t.text}
+			p.i++
+			for p.i < len(p.toks) {
+				a := p.toks[p.i]
+				if a.eol || a.isBrace("{") || a.isBrace("}") {
+					break
+				}
+				n.Args = append(n.Args, a.text)
+				p.i++
+			}
+			parent.Children = append(parent.Children, n)
+			last = n
+		}
+	}
+	if !top {
+		return errorf(parent.Pos, "block of %s is not closed", parent.Keyword)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// dump prints a tree one statement per line, indented, with its line.
+func dump(n *Node, depth int, b *strings.Builder) {
+	for _, c := range n.Children {
+		b.WriteString(strings.Repeat("  ", depth))
+		b.WriteString(filepath.Base(c.Pos.File) + ":" + strconv.Itoa(c.Pos.Line) + " " + c.Keyword)
+		for _, a := range c.Args {
+			b.WriteString(" [" + a + "]")
+		}
+		if c.Block {
+			b.WriteString(" {")
+		}
+		b.WriteString("\n")
+		dump(c, depth+1, b)
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestReadTree(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"blocks and comments", map[string]string{"k.conf": `! Configuration File
+global_defs {
+   router_id lb1   # the name
+}
+vrrp_instance VI_1 {
+    priority 100#comment inside a word, as keepalived does
+    virtual_ipaddress {
+        192.0.2.50/24 dev eth1 label eth1:vip
+    }
+}
+`}, `k.conf:2 global_defs {
+  k.conf:3 router_id [lb1]
+k.conf:5 vrrp_instance [VI_1] {
+  k.conf:6 priority [100]
+  k.conf:7 virtual_ipaddress {
+    k.conf:8 192.0.2.50/24 [dev] [eth1] [label] [eth1:vip]
+`},
+		{"braces attached, on one line, on the next line", map[string]string{"k.conf": `vrrp_instance VI_1
+{
+  virtual_ipaddress {192.0.2.1 192.0.2.2}
+  track_interface { eth0 }
+}
+`}, `k.conf:1 vrrp_instance [VI_1] {
+  k.conf:3 virtual_ipaddress {
+    k.conf:3 192.0.2.1 [192.0.2.2]
+  k.conf:4 track_interface {
+    k.conf:4 eth0
+`},
+		{"quoted strings keep spaces and comment characters", map[string]string{"k.conf": `vrrp_script chk {
+  script "/usr/bin/test -f /tmp/a#b"
+}
+`}, `k.conf:1 vrrp_script [chk] {
+  k.conf:2 script [/usr/bin/test -f /tmp/a#b]
+`},
+		{"includes are relative to the including file, globbed in order", map[string]string{
+			"etc/k.conf":            "global_defs {\n}\ninclude conf.d/*.conf\ninclude {extra,more}.conf # two\n",
+			"etc/more.conf":         "vrrp_instance D {\n}\n",
+			"etc/conf.d/20-b.conf":  "vrrp_instance B {\n}\n",
+			"etc/conf.d/10-a.conf":  "vrrp_instance A {\n  include ../inner.conf\n}\n",
+			"etc/inner.conf":        "priority 50\n",
+			"etc/extra.conf":        "vrrp_instance C {\n}\n",
+			"etc/conf.d/ignore.txt": "garbage {",
+		}, `k.conf:1 global_defs {
+10-a.conf:1 vrrp_instance [A] {
+  inner.conf:1 priority [50]
+20-b.conf:1 vrrp_instance [B] {
+extra.conf:1 vrrp_instance [C] {
+more.conf:1 vrrp_instance [D] {
+`},
+		{"a glob may match nothing", map[string]string{"k.conf": "include none/*.conf\nglobal_defs {\n}\n"},
+			"k.conf:2 global_defs {\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, tt.files)
+			main := filepath.Join(dir, "k.conf")
+			if _, err := os.Stat(main); err != nil {
+				main = filepath.Join(dir, "etc", "k.conf")
+			}
+			tree, err := ReadTree(main)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			dump(tree.Root, 0, &b)
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestReadTreeMissingInclude(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"k.conf": "include nothere.conf\nglobal_defs {\n}\n"})
+	tree, err := ReadTree(filepath.Join(dir, "k.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree.Warnings) != 1 || !strings.Contains(tree.Warnings[0].Error(), "k.conf:1: include nothere.conf: no such file") {
+		t.Fatalf("warnings %v", tree.Warnings)
+	}
+	if len(tree.Root.Children) != 1 {
+		t.Fatalf("the rest of the file was not read")
+	}
+}
+
+func TestReadTreeErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string // the error, with the directory removed
+	}{
+		{"unclosed block", map[string]string{"k.conf": "global_defs {\n  router_id a\n"},
+			"k.conf:1: block of global_defs is not closed"},
+		{"stray close", map[string]string{"k.conf": "global_defs {\n}\n}\n"},
+			"k.conf:3: '}' without a matching '{'"},
+		{"stray open", map[string]string{"k.conf": "{\n}\n"},
+			"k.conf:1: '{' does not follow a keyword"},
+		{"unterminated quote", map[string]string{"k.conf": "vrrp_script x {\n script \"/bin/true\n}\n"},
+			"k.conf:2: unterminated quoted string"},
+		{"include loop", map[string]string{"k.conf": "include a.conf\n", "a.conf": "include k.conf\n"},
+			"a.conf:1: include loop"},
+		{"conditional lines not yet", map[string]string{"k.conf": "@lb1 global_defs {\n}\n"},
+			"k.conf:1: conditional configuration lines (@lb1) are not supported yet"},
+		{"parameters not yet", map[string]string{"k.conf": "$IF=eth0\n"},
+			"k.conf:1: configuration parameters ($IF=eth0) are not supported yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, tt.files)
+			_, err := ReadTree(filepath.Join(dir, "k.conf"))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := strings.ReplaceAll(err.Error(), dir+"/", "")
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("error %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
