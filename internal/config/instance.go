@@ -1,0 +1,335 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+// instance types one vrrp_instance block.
+func (b *builder) instance(blk *Node) {
+	if len(blk.Args) != 1 || !blk.Block {
+		b.errorf(blk.Pos, "vrrp_instance takes a name and a block")
+		return
+	}
+	in := &Instance{Pos: blk.Pos, VRRP: vrrp.DefaultConfig()}
+	c := &in.VRRP
+	c.Name, c.Interface = blk.Args[0], "eth0"
+	b.inherit(c)
+	var interval *Node // advert_int is checked once the version is known
+	version := b.version
+	explicitVersion := false
+	// The lower-priority bursts default to the master's, wherever those
+	// were set: global_defs or this instance.
+	lowDelay, lowRepeat := b.defs.lowDelay, b.defs.lowRepeat
+	for _, n := range blk.Children {
+		switch n.Keyword {
+		case "state":
+			if b.args(n, 1, 1) {
+				switch n.Args[0] {
+				case "MASTER":
+					c.WantMaster = true
+				case "BACKUP":
+				default:
+					b.errorf(n.Pos, "state %q: must be MASTER or BACKUP", n.Args[0])
+				}
+			}
+		case "interface":
+			if b.args(n, 1, 1) {
+				c.Interface = n.Args[0]
+			}
+		case "virtual_router_id":
+			if v, ok := b.int(n, 1, 255); ok {
+				c.VRID = uint8(v)
+			}
+		case "priority":
+			if v, ok := b.int(n, 1, 255); ok {
+				c.Priority = uint8(v)
+			}
+		case "advert_int":
+			interval = n
+		case "version":
+			if v, ok := b.int(n, 2, 3); ok {
+				version, explicitVersion = uint8(v), true
+			}
+		case "nopreempt":
+			c.NoPreempt = b.args(n, 0, 0)
+		case "preempt":
+			b.args(n, 0, 0) // the default; keepalived keeps the keyword for compatibility
+		case "preempt_delay":
+			if v, ok := b.seconds(n, 0, 1000); ok {
+				c.PreemptDelay = v
+			}
+		case "authentication":
+			b.authentication(n, c)
+		case "virtual_ipaddress":
+			in.VIPs = b.vips(n, in.VIPs)
+		case "virtual_ipaddress_excluded":
+			in.Excluded = b.vips(n, in.Excluded)
+		case "unicast_src_ip", "mcast_src_ip":
+			if b.args(n, 1, 1) {
+				if a, ok := b.addr(n, n.Args[0]); ok {
+					c.Source = a
+				}
+			}
+		case "unicast_peer":
+			in.UnicastPeers = b.peers(n, in.UnicastPeers)
+		case "dont_track_primary":
+			in.DontTrackPrimary = b.args(n, 0, 0)
+		case "accept":
+			in.Accept = b.args(n, 0, 0)
+		case "no_accept":
+			in.Accept = !b.args(n, 0, 0)
+		case "skip_check_adv_addr":
+			c.SkipCheckAdvAddr = b.flag(n)
+		case "lower_prio_no_advert":
+			c.LowerPrioNoAdvert = b.flag(n)
+		case "v3_checksum_as_v2":
+			c.ChecksumAsV2 = b.flag(n)
+		case "down_timer_adverts":
+			if v, ok := b.int(n, 1, 100); ok {
+				c.DownTimerAdverts = v
+			}
+		case "garp_master_delay":
+			setIf(&c.GARPMasterDelay, b.optSeconds(n))
+		case "garp_master_refresh":
+			setIf(&c.GARPMasterRefresh, b.optSeconds(n))
+		case "garp_lower_prio_delay":
+			lowDelay = b.optSeconds(n)
+		case "garp_master_repeat":
+			setIf(&c.GARPMasterRepeat, b.optInt(n))
+		case "garp_master_refresh_repeat":
+			setIf(&c.GARPMasterRefreshRepeat, b.optInt(n))
+		case "garp_lower_prio_repeat":
+			lowRepeat = b.optInt(n)
+		case "use_vmac":
+			if b.args(n, 0, 1) {
+				in.UseVMAC = true
+				if len(n.Args) == 1 {
+					in.VMACName = n.Args[0]
+				}
+			}
+		default:
+			b.notSupported(n)
+		}
+	}
+	c.GARPLowerPrioDelay, c.GARPLowerPrioRepeat = c.GARPMasterDelay, c.GARPMasterRepeat
+	setIf(&c.GARPLowerPrioDelay, lowDelay)
+	setIf(&c.GARPLowerPrioRepeat, lowRepeat)
+	b.family(in, version, explicitVersion)
+	if interval != nil {
+		b.advertInt(interval, c)
+	}
+	if in.UseVMAC && in.VMACName == "" {
+		in.VMACName = "vrrp." + strconv.Itoa(int(c.VRID))
+	}
+	if c.VRID == 0 {
+		b.errorf(blk.Pos, "vrrp_instance %s: virtual_router_id is required", c.Name)
+	}
+	b.cfg.Instances = append(b.cfg.Instances, in)
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// inherit applies global_defs to a fresh instance.
+func (b *builder) inherit(c *vrrp.Config) {
+	d := &b.defs
+	if d.group4.IsValid() {
+		c.Group = d.group4
+	}
+	setIf(&c.GARPMasterDelay, d.garpDelay)
+	setIf(&c.GARPMasterRefresh, d.garpRefresh)
+	setIf(&c.GARPMasterRepeat, d.garpRepeat)
+	setIf(&c.GARPMasterRefreshRepeat, d.refreshRepeat)
+	c.SkipCheckAdvAddr = d.skipCheckAdvAddr
+	c.LowerPrioNoAdvert = d.lowerPrioNoAdvert
+	c.ChecksumAsV2 = d.checksumAsV2
+}
+
+// family settles IPv4 or IPv6 from the virtual addresses (all of one
+// family) and the VRRP version: IPv6 is always VRRPv3.
+func (b *builder) family(in *Instance, version uint8, explicit bool) {
+	c := &in.VRRP
+	for i, v := range in.VIPs {
+		a := v.Prefix.Addr()
+		if i == 0 {
+			c.IPv6 = a.Is6()
+		} else if a.Is6() != c.IPv6 {
+			b.errorf(v.Pos, "virtual_ipaddress %v: all virtual addresses of an instance must be of one family (use virtual_ipaddress_excluded for the other)", a)
+		}
+		c.Addrs = append(c.Addrs, a)
+	}
+	if version == 0 {
+		version = 2
+	}
+	if c.IPv6 {
+		if explicit && version == 2 {
+			b.errorf(in.Pos, "vrrp_instance %s: IPv6 needs VRRP version 3", c.Name)
+		}
+		version = 3
+		c.Group = vrrp.GroupIPv6
+		if b.defs.group6.IsValid() {
+			c.Group = b.defs.group6
+		}
+	}
+	c.Version = version
+	if c.Source.IsValid() && c.Source.Is6() != c.IPv6 {
+		b.errorf(in.Pos, "vrrp_instance %s: source address %v is not of the instance's family", c.Name, c.Source)
+	}
+	for _, p := range in.UnicastPeers {
+		if p.Is6() != c.IPv6 {
+			b.errorf(in.Pos, "vrrp_instance %s: unicast peer %v is not of the instance's family", c.Name, p)
+		}
+	}
+}
+
+func (b *builder) advertInt(n *Node, c *vrrp.Config) {
+	v, ok := b.seconds(n, 0.01, 255)
+	if !ok {
+		return
+	}
+	switch {
+	case c.Version == 2 && v%time.Second != 0:
+		b.errorf(n.Pos, "advert_int %s: VRRPv2 advertisement interval must be a whole number of seconds", n.Args[0])
+	case c.Version == 3 && (v%vrrp.Centisecond != 0 || v > vrrp.MaxIntervalV3*vrrp.Centisecond):
+		b.errorf(n.Pos, "advert_int %s: VRRPv3 advertisement interval must be in units of 10ms, at most 40.95s", n.Args[0])
+	default:
+		c.Interval = v
+	}
+}
+
+func (b *builder) authentication(blk *Node, c *vrrp.Config) {
+	if !blk.Block || len(blk.Args) > 0 {
+		b.errorf(blk.Pos, "authentication takes a block")
+		return
+	}
+	for _, n := range blk.Children {
+		switch n.Keyword {
+		case "auth_type":
+			if !b.args(n, 1, 1) {
+				continue
+			}
+			switch n.Args[0] {
+			case "PASS":
+				c.AuthType = vrrp.AuthPass
+			case "AH":
+				b.errorf(n.Pos, "%v", vrrp.ErrAuthAHUnsupported)
+			default:
+				b.errorf(n.Pos, "auth_type %q: must be PASS or AH", n.Args[0])
+			}
+		case "auth_pass":
+			if !b.args(n, 1, 1) {
+				continue
+			}
+			if len(n.Args[0]) > len(c.AuthPass) {
+				b.warnf(n.Pos, "auth_pass is longer than 8 characters: only %q is used, as keepalived does", n.Args[0][:8])
+			}
+			c.AuthPass = [8]byte{}
+			copy(c.AuthPass[:], n.Args[0])
+		default:
+			b.notSupported(n)
+		}
+	}
+}
+
+// vips reads a virtual_ipaddress block.
+func (b *builder) vips(blk *Node, vips []VIP) []VIP {
+	if !blk.Block || len(blk.Args) > 0 {
+		b.errorf(blk.Pos, "%s takes a block", blk.Keyword)
+		return vips
+	}
+	for _, n := range blk.Children {
+		if v, ok := b.vip(n); ok {
+			vips = append(vips, v)
+		}
+	}
+	return vips
+}
+
+func (b *builder) vip(n *Node) (VIP, bool) {
+	v := VIP{Pos: n.Pos}
+	p, err := parsePrefix(n.Keyword)
+	if err != nil {
+		b.errorf(n.Pos, "virtual address %q: %v", n.Keyword, err)
+		return v, false
+	}
+	v.Prefix = p
+	args := n.Args
+	for len(args) > 0 {
+		opt := args[0]
+		switch opt {
+		case "brd", "dev", "scope", "label":
+		default:
+			b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "virtual address option " + opt})
+			return v, false
+		}
+		if len(args) < 2 {
+			b.errorf(n.Pos, "virtual address option %s needs a value", opt)
+			return v, false
+		}
+		val := args[1]
+		args = args[2:]
+		switch opt {
+		case "brd":
+			if _, err := netip.ParseAddr(val); err != nil && val != "+" && val != "-" {
+				b.errorf(n.Pos, "brd %q: must be an address, + or -", val)
+				return v, false
+			}
+			v.Broadcast = val
+		case "dev":
+			v.Dev = val
+		case "scope":
+			switch val {
+			case "global", "site", "link", "host", "nowhere":
+				v.Scope = val
+			default:
+				b.errorf(n.Pos, "scope %q: must be global, site, link, host or nowhere", val)
+				return v, false
+			}
+		case "label":
+			v.Label = val
+		}
+	}
+	return v, true
+}
+
+// parsePrefix reads "IP" or "IP/LEN"; a bare address is a host route.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p, nil
+}
+
+// peers reads a unicast_peer block: one address per line.
+func (b *builder) peers(blk *Node, peers []netip.Addr) []netip.Addr {
+	if !blk.Block || len(blk.Args) > 0 {
+		b.errorf(blk.Pos, "unicast_peer takes a block")
+		return peers
+	}
+	for _, n := range blk.Children {
+		if len(n.Args) > 0 {
+			b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "unicast_peer option " + n.Args[0]})
+			continue
+		}
+		if a, ok := b.addr(n, n.Keyword); ok {
+			peers = append(peers, a)
+		}
+	}
+	return peers
+}

@@ -1,0 +1,351 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+// Config is the typed form of a keepalived.conf.
+type Config struct {
+	Global     Global
+	Instances  []*Instance
+	SyncGroups []vrrp.GroupConfig
+	// Warnings are problems keepalived tolerates; they do not fail -t.
+	Warnings []*Error
+}
+
+// Global is global_defs.
+type Global struct {
+	RouterID string // empty: the host name
+}
+
+// Instance is a vrrp_instance: the protocol settings and what the daemon
+// needs to carry them out on the host.
+type Instance struct {
+	Pos  Pos
+	VRRP vrrp.Config // Source is left unset unless unicast_src_ip or mcast_src_ip gave it
+
+	VIPs             []VIP // virtual_ipaddress
+	Excluded         []VIP // virtual_ipaddress_excluded: added and removed, not advertised
+	UnicastPeers     []netip.Addr
+	DontTrackPrimary bool
+	Accept           bool   // accept (keepalived's default unless vrrp_strict)
+	UseVMAC          bool   // use_vmac: a macvlan with the VRRP virtual MAC
+	VMACName         string // its name; default vrrp.VRID
+}
+
+// VIP is one line of virtual_ipaddress: "IP[/LEN] [brd IP|+|-] [dev IF]
+// [scope SCOPE] [label LABEL]".
+type VIP struct {
+	Pos       Pos
+	Prefix    netip.Prefix
+	Broadcast string // "", "+", "-" or an address
+	Dev       string // empty: the instance's interface
+	Scope     string // empty: global
+	Label     string
+}
+
+// Errors is every error found in a file, in file order.
+type Errors []error
+
+func (e Errors) Error() string {
+	s := make([]string, len(e))
+	for i, err := range e {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// NotSupportedError is a keyword keepalived may know that vipd does not
+// implement yet. It is an error: a keyword silently ignored would leave
+// the configuration not in effect as written.
+type NotSupportedError struct {
+	Pos     Pos
+	Keyword string
+}
+
+func (e *NotSupportedError) Error() string {
+	return fmt.Sprintf("keyword %s (%s) is not supported yet", e.Keyword, e.Pos)
+}
+
+// Load reads, checks and types a keepalived.conf. The error lists every
+// problem found, each with its file:line.
+func Load(path string) (*Config, error) {
+	tree, err := ReadTree(path)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{cfg: &Config{Warnings: tree.Warnings}}
+	b.top(tree.Root)
+	if len(b.errs) > 0 {
+		return nil, b.errs
+	}
+	return b.cfg, nil
+}
+
+// builder walks the tree, collecting every error rather than stopping at
+// the first, as keepalived -t reports them all.
+type builder struct {
+	cfg     *Config
+	errs    Errors
+	version uint8 // vrrp_version from global_defs, 0 if unset
+	defs    globalDefaults
+}
+
+// globalDefaults are global_defs settings that instances inherit.
+type globalDefaults struct {
+	group4, group6                       netip.Addr
+	garpDelay, garpRefresh, lowDelay     *time.Duration
+	garpRepeat, refreshRepeat, lowRepeat *int
+	skipCheckAdvAddr, lowerPrioNoAdvert  bool
+	checksumAsV2                         bool
+}
+
+func (b *builder) errorf(pos Pos, format string, args ...any) {
+	b.errs = append(b.errs, errorf(pos, format, args...))
+}
+
+func (b *builder) warnf(pos Pos, format string, args ...any) {
+	b.cfg.Warnings = append(b.cfg.Warnings, errorf(pos, format, args...))
+}
+
+func (b *builder) notSupported(n *Node) {
+	b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: n.Keyword})
+}
+
+func (b *builder) top(root *Node) {
+	// global_defs first: instances inherit from it wherever it is.
+	for _, n := range root.Children {
+		if n.Keyword == "global_defs" {
+			b.globalDefs(n)
+		}
+	}
+	for _, n := range root.Children {
+		switch n.Keyword {
+		case "global_defs":
+		case "vrrp_instance":
+			b.instance(n)
+		case "vrrp_sync_group":
+			b.syncGroup(n)
+		default:
+			b.notSupported(n)
+		}
+	}
+	b.checkSyncGroups()
+}
+
+// args checks a statement's argument count.
+func (b *builder) args(n *Node, min, max int) bool {
+	if len(n.Args) < min || len(n.Args) > max {
+		switch {
+		case min == max && min == 0:
+			b.errorf(n.Pos, "%s takes no value", n.Keyword)
+		case min == max:
+			b.errorf(n.Pos, "%s takes %d value(s), got %d", n.Keyword, min, len(n.Args))
+		default:
+			b.errorf(n.Pos, "%s takes %d to %d values, got %d", n.Keyword, min, max, len(n.Args))
+		}
+		return false
+	}
+	if n.Block {
+		b.errorf(n.Pos, "%s does not take a block", n.Keyword)
+		return false
+	}
+	return true
+}
+
+func (b *builder) int(n *Node, lo, hi int) (int, bool) {
+	if !b.args(n, 1, 1) {
+		return 0, false
+	}
+	v, err := strconv.Atoi(n.Args[0])
+	if err != nil || v < lo || v > hi {
+		b.errorf(n.Pos, "%s %q: must be a whole number %d..%d", n.Keyword, n.Args[0], lo, hi)
+		return 0, false
+	}
+	return v, true
+}
+
+// seconds parses a duration in (possibly fractional) seconds.
+func (b *builder) seconds(n *Node, lo, hi float64) (time.Duration, bool) {
+	if !b.args(n, 1, 1) {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(n.Args[0], 64)
+	if err != nil || math.IsNaN(v) || v < lo || v > hi {
+		b.errorf(n.Pos, "%s %q: must be %g..%g seconds", n.Keyword, n.Args[0], lo, hi)
+		return 0, false
+	}
+	return time.Duration(math.Round(v * float64(time.Second))), true
+}
+
+// optSeconds and optInt read a setting that overrides a default, or nil.
+func (b *builder) optSeconds(n *Node) *time.Duration {
+	if v, ok := b.seconds(n, 0, math.MaxInt32); ok {
+		return &v
+	}
+	return nil
+}
+
+func (b *builder) optInt(n *Node) *int {
+	if v, ok := b.int(n, 0, math.MaxInt32); ok {
+		return &v
+	}
+	return nil
+}
+
+func (b *builder) addr(n *Node, arg string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(arg)
+	if err != nil || a.Zone() != "" {
+		b.errorf(n.Pos, "%s: %q is not an IP address", n.Keyword, arg)
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func (b *builder) globalDefs(g *Node) {
+	d := &b.defs
+	for _, n := range g.Children {
+		switch n.Keyword {
+		case "router_id":
+			if b.args(n, 1, 1) {
+				b.cfg.Global.RouterID = n.Args[0]
+			}
+		case "vrrp_version":
+			if v, ok := b.int(n, 2, 3); ok {
+				b.version = uint8(v)
+			}
+		case "vrrp_mcast_group4", "vrrp_mcast_group6":
+			if !b.args(n, 1, 1) {
+				continue
+			}
+			a, ok := b.addr(n, n.Args[0])
+			switch v6 := n.Keyword == "vrrp_mcast_group6"; {
+			case !ok:
+			case !a.IsMulticast() || a.Is6() != v6:
+				b.errorf(n.Pos, "%s %v is not an %s multicast address", n.Keyword, a, family(v6))
+			case v6:
+				d.group6 = a
+			default:
+				d.group4 = a
+			}
+		case "vrrp_garp_master_delay":
+			d.garpDelay = b.optSeconds(n)
+		case "vrrp_garp_master_refresh":
+			d.garpRefresh = b.optSeconds(n)
+		case "vrrp_garp_lower_prio_delay":
+			d.lowDelay = b.optSeconds(n)
+		case "vrrp_garp_master_repeat":
+			d.garpRepeat = b.optInt(n)
+		case "vrrp_garp_master_refresh_repeat":
+			d.refreshRepeat = b.optInt(n)
+		case "vrrp_garp_lower_prio_repeat":
+			d.lowRepeat = b.optInt(n)
+		case "vrrp_skip_check_adv_addr":
+			d.skipCheckAdvAddr = b.args(n, 0, 0)
+		case "vrrp_lower_prio_no_advert":
+			d.lowerPrioNoAdvert = b.flag(n)
+		case "v3_checksum_as_v2":
+			d.checksumAsV2 = b.args(n, 0, 0)
+		default:
+			b.notSupported(n)
+		}
+	}
+}
+
+// flag reads a keyword that may be followed by true/false (keepalived's
+// boolean keywords); without a value it is true.
+func (b *builder) flag(n *Node) bool {
+	if !b.args(n, 0, 1) {
+		return false
+	}
+	if len(n.Args) == 0 {
+		return true
+	}
+	switch strings.ToLower(n.Args[0]) {
+	case "true", "on", "yes":
+		return true
+	case "false", "off", "no":
+		return false
+	}
+	b.errorf(n.Pos, "%s %q: must be true or false", n.Keyword, n.Args[0])
+	return false
+}
+
+func family(v6 bool) string {
+	if v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func (b *builder) syncGroup(g *Node) {
+	if len(g.Args) != 1 || !g.Block {
+		b.errorf(g.Pos, "vrrp_sync_group takes a name and a block")
+		return
+	}
+	gc := vrrp.GroupConfig{Name: g.Args[0]}
+	for _, n := range g.Children {
+		switch n.Keyword {
+		case "group":
+			if !n.Block || len(n.Args) > 0 {
+				b.errorf(n.Pos, "group takes a block of instance names")
+				continue
+			}
+			for _, m := range n.Children {
+				gc.Members = append(gc.Members, m.Keyword)
+				gc.Members = append(gc.Members, m.Args...)
+			}
+		default:
+			b.notSupported(n)
+		}
+	}
+	b.cfg.SyncGroups = append(b.cfg.SyncGroups, gc)
+}
+
+func (b *builder) checkSyncGroups() {
+	for _, g := range b.cfg.SyncGroups {
+		for _, m := range g.Members {
+			if !slices.ContainsFunc(b.cfg.Instances, func(in *Instance) bool { return in.VRRP.Name == m }) {
+				b.errs = append(b.errs, fmt.Errorf("vrrp_sync_group %s: no vrrp_instance %s", g.Name, m))
+			}
+		}
+	}
+}
+
+// Validate runs the protocol core's own checks on every instance and sync
+// group, with a placeholder for a source address only the interface can
+// give (the daemon validates again with the real one).
+func (c *Config) Validate() error {
+	var errs Errors
+	cfgs := make([]vrrp.Config, len(c.Instances))
+	for i, in := range c.Instances {
+		cfgs[i] = in.VRRP
+		if !cfgs[i].Source.IsValid() {
+			cfgs[i].Source = netip.MustParseAddr("192.0.2.1")
+			if cfgs[i].IPv6 {
+				cfgs[i].Source = netip.MustParseAddr("fe80::1")
+			}
+		}
+		if err := cfgs[i].Validate(); err != nil {
+			errs = append(errs, errorf(in.Pos, "%v", errors.Unwrap(err)))
+		}
+	}
+	if len(errs) == 0 {
+		if _, err := vrrp.NewRouter(cfgs, c.SyncGroups); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}

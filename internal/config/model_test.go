@@ -1,0 +1,195 @@
+package config
+
+import (
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+func load(t *testing.T, conf string) (cfg *Config, dir string, err error) {
+	t.Helper()
+	dir = writeFiles(t, map[string]string{"keepalived.conf": conf})
+	cfg, err = Load(filepath.Join(dir, "keepalived.conf"))
+	return cfg, dir, err
+}
+
+// The pair from the issue: it must load unchanged.
+func TestLoadTypicalPair(t *testing.T) {
+	cfg, _, err := load(t, `global_defs {
+    router_id lb1
+}
+vrrp_instance VI_WEB {
+    state MASTER
+    interface eth1
+    virtual_router_id 42
+    priority 200
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass s3cret
+    }
+    virtual_ipaddress {
+        192.0.2.50/24 dev eth1 label eth1:vip
+    }
+    unicast_src_ip 192.0.2.11
+    unicast_peer {
+        192.0.2.12
+    }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Global.RouterID != "lb1" || len(cfg.Instances) != 1 {
+		t.Fatalf("%+v", cfg)
+	}
+	in := cfg.Instances[0]
+	want := vrrp.DefaultConfig()
+	want.Name, want.Interface, want.VRID, want.Priority, want.WantMaster = "VI_WEB", "eth1", 42, 200, true
+	want.AuthType, want.AuthPass = vrrp.AuthPass, [8]byte{'s', '3', 'c', 'r', 'e', 't'}
+	want.Source = netip.MustParseAddr("192.0.2.11")
+	want.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.50")}
+	got := in.VRRP
+	if got.Name != want.Name || got.Interface != want.Interface || got.VRID != want.VRID ||
+		got.Priority != want.Priority || !got.WantMaster || got.AuthType != want.AuthType ||
+		got.AuthPass != want.AuthPass || got.Source != want.Source || len(got.Addrs) != 1 ||
+		got.Addrs[0] != want.Addrs[0] || got.Version != 2 || got.Interval != time.Second ||
+		got.Group != vrrp.GroupIPv4 || got.GARPMasterDelay != 5*time.Second || got.GARPMasterRepeat != 5 {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	vip := in.VIPs[0]
+	if vip.Prefix != netip.MustParsePrefix("192.0.2.50/24") || vip.Dev != "eth1" || vip.Label != "eth1:vip" {
+		t.Errorf("VIP %+v", vip)
+	}
+	if len(in.UnicastPeers) != 1 || in.UnicastPeers[0] != netip.MustParseAddr("192.0.2.12") {
+		t.Errorf("peers %v", in.UnicastPeers)
+	}
+}
+
+func TestLoadInheritsGlobalDefs(t *testing.T) {
+	cfg, _, err := load(t, `global_defs {
+  vrrp_version 3
+  vrrp_mcast_group4 224.0.0.19
+  vrrp_mcast_group6 ff02::13
+  vrrp_garp_master_delay 2
+  vrrp_garp_master_repeat 3
+  vrrp_skip_check_adv_addr
+}
+vrrp_instance V4 {
+  interface eth0
+  virtual_router_id 1
+  advert_int 0.25
+  garp_master_repeat 7
+  virtual_ipaddress {
+    198.18.0.1
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::1/64
+  }
+}
+vrrp_instance V6 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    fe80::1
+    2001:db8::100/64
+  }
+}
+vrrp_sync_group G {
+  group {
+    V4
+    V6
+  }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	v4, v6 := cfg.Instances[0].VRRP, cfg.Instances[1].VRRP
+	if v4.Version != 3 || v4.Interval != 250*time.Millisecond || v4.Group != netip.MustParseAddr("224.0.0.19") ||
+		v4.GARPMasterDelay != 2*time.Second || v4.GARPMasterRepeat != 7 || v4.GARPLowerPrioRepeat != 7 ||
+		!v4.SkipCheckAdvAddr || v4.IPv6 {
+		t.Errorf("V4 %+v", v4)
+	}
+	if !v6.IPv6 || v6.Version != 3 || v6.Group != netip.MustParseAddr("ff02::13") || len(v6.Addrs) != 2 {
+		t.Errorf("V6 %+v", v6)
+	}
+	if len(cfg.SyncGroups) != 1 || strings.Join(cfg.SyncGroups[0].Members, ",") != "V4,V6" {
+		t.Errorf("sync groups %+v", cfg.SyncGroups)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	const head = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n"
+	const vips = " virtual_ipaddress {\n  198.18.0.1\n }\n}\n"
+	tests := []struct {
+		name, conf, want string
+	}{
+		{"unsupported keyword", head + " track_script {\n  chk\n }\n" + vips,
+			"keyword track_script (keepalived.conf:4) is not supported yet"},
+		{"unsupported top-level block", "virtual_server 198.18.0.1 80 {\n}\n",
+			"keyword virtual_server (keepalived.conf:1) is not supported yet"},
+		{"unsupported global", "global_defs {\n notification_email {\n  a@b\n }\n}\n",
+			"keyword notification_email (keepalived.conf:2) is not supported yet"},
+		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keepalived.conf:5: auth_type AH is not supported"},
+		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
+		{"v3 interval not 10ms", head + " version 3\n advert_int 0.015\n" + vips, "keepalived.conf:5: advert_int 0.015: VRRPv3"},
+		{"priority 0", head + " priority 0\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255"},
+		{"VRID 300", "vrrp_instance VI_1 {\n virtual_router_id 300\n" + vips, "keepalived.conf:2: virtual_router_id \"300\""},
+		{"no VRID", "vrrp_instance VI_1 {\n" + vips, "keepalived.conf:1: vrrp_instance VI_1: virtual_router_id is required"},
+		{"bad state", head + " state FOO\n" + vips, "keepalived.conf:4: state \"FOO\""},
+		{"preempt_delay", head + " preempt_delay 2000\n" + vips, "keepalived.conf:4: preempt_delay \"2000\""},
+		{"mixed families", head + " virtual_ipaddress {\n  198.18.0.1\n  fd00::1\n }\n}\n", "keepalived.conf:6: virtual_ipaddress fd00::1: all virtual addresses"},
+		{"bad address", head + " virtual_ipaddress {\n  300.1.1.1\n }\n}\n", "keepalived.conf:5: virtual address \"300.1.1.1\""},
+		{"unknown VIP option", head + " virtual_ipaddress {\n  198.18.0.1 foo\n }\n}\n",
+			"keyword virtual address option foo (keepalived.conf:5) is not supported yet"},
+		{"sync group member", head + vips + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_9\n }\n}\n", "vrrp_sync_group G: no vrrp_instance VI_9"},
+		{"every error is reported", head + " priority 0\n state FOO\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255\n" +
+			"keepalived.conf:5: state \"FOO\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, dir, err := load(t, tt.conf)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := strings.ReplaceAll(err.Error(), dir+"/", "")
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("error\n%s\nwant it to start with\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadValidateNopreemptMaster(t *testing.T) {
+	cfg, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "nopreempt needs state BACKUP") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestLoadLongPasswordWarns(t *testing.T) {
+	cfg, _, err := load(t, "vrrp_instance VI_1 {\n virtual_router_id 5\n authentication {\n  auth_type PASS\n  auth_pass 123456789\n }\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Error(), "keepalived.conf:5: auth_pass is longer than 8") {
+		t.Fatalf("warnings %v", cfg.Warnings)
+	}
+	if string(cfg.Instances[0].VRRP.AuthPass[:]) != "12345678" {
+		t.Fatalf("password %q", cfg.Instances[0].VRRP.AuthPass)
+	}
+}
