@@ -1,0 +1,219 @@
+// Package netlab builds test hosts in network namespaces: each host is a
+// namespace with an eth0 on a shared bridge, like machines on one LAN. The
+// integration tests and the demo use it. Everything a Lab creates lives in
+// namespaces named after it, so Close removes it all, and nothing touches
+// the root namespace's interfaces.
+package netlab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Lab is a LAN: a switch namespace holding a bridge, and hosts.
+type Lab struct {
+	name   string
+	sw     netns.NsHandle
+	hosts  []*Host
+	closed bool
+}
+
+// Host is one namespace on the LAN.
+type Host struct {
+	Name   string // short name, e.g. "a"
+	NSName string // the namespace's name, for "ip netns exec"
+	NS     netns.NsHandle
+	lab    *Lab
+	port   string // its veth end on the bridge
+}
+
+const bridgeName = "br0"
+
+// New makes an empty LAN. name prefixes every namespace it creates, so
+// two labs with different names never collide.
+func New(name string) (*Lab, error) {
+	l := &Lab{name: name}
+	sw, err := newNamed(name + "-sw")
+	if err != nil {
+		return nil, err
+	}
+	l.sw = sw
+	err = inNS(sw, func() error {
+		if err := linkUp("lo"); err != nil {
+			return err
+		}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName}}
+		if err := netlink.LinkAdd(br); err != nil {
+			return fmt.Errorf("bridge: %w", err)
+		}
+		return linkUp(bridgeName)
+	})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// AddHost creates a host with eth0 on the LAN carrying the given
+// addresses (IPv6 ones without duplicate address detection, so they are
+// usable at once).
+func (l *Lab) AddHost(name string, addrs ...netip.Prefix) (*Host, error) {
+	ns, err := newNamed(l.name + "-" + name)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{Name: name, NSName: l.name + "-" + name, NS: ns, lab: l, port: fmt.Sprintf("p%d", len(l.hosts))}
+	l.hosts = append(l.hosts, h)
+	err = inNS(ns, func() error {
+		// DAD would keep fresh IPv6 addresses (link-local too) unusable
+		// for a second or more.
+		for _, conf := range []string{"all", "default"} {
+			if err := os.WriteFile(filepath.Join("/proc/sys/net/ipv6/conf", conf, "accept_dad"), []byte("0"), 0); err != nil {
+				return err
+			}
+		}
+		if err := linkUp("lo"); err != nil {
+			return err
+		}
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: h.port,
+			PeerNamespace: netlink.NsFd(int(l.sw))}
+		if err := netlink.LinkAdd(veth); err != nil {
+			return fmt.Errorf("veth: %w", err)
+		}
+		eth, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		for _, p := range addrs {
+			a := &netlink.Addr{IPNet: prefixNet(p)}
+			if p.Addr().Is6() {
+				a.Flags = unix.IFA_F_NODAD
+			}
+			if err := netlink.AddrAdd(eth, a); err != nil {
+				return fmt.Errorf("address %v: %w", p, err)
+			}
+		}
+		return netlink.LinkSetUp(eth)
+	})
+	if err == nil {
+		err = inNS(l.sw, func() error {
+			port, err := netlink.LinkByName(h.port)
+			if err != nil {
+				return err
+			}
+			br, err := netlink.LinkByName(bridgeName)
+			if err != nil {
+				return err
+			}
+			if err := netlink.LinkSetMaster(port, br); err != nil {
+				return err
+			}
+			return netlink.LinkSetUp(port)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// Do runs f with the calling goroutine's thread in the host's namespace.
+// Sockets f opens stay in the namespace after it returns.
+func (h *Host) Do(f func() error) error { return inNS(h.NS, f) }
+
+// SetLink takes the host's cable out (or puts it back): its port on the
+// bridge goes down, so eth0 loses carrier, as when a switch port fails.
+func (h *Host) SetLink(up bool) error {
+	return inNS(h.lab.sw, func() error {
+		port, err := netlink.LinkByName(h.port)
+		if err != nil {
+			return err
+		}
+		if up {
+			return netlink.LinkSetUp(port)
+		}
+		return netlink.LinkSetDown(port)
+	})
+}
+
+// Close deletes every namespace of the lab, and with them their links.
+func (l *Lab) Close() error {
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var errs []error
+	for _, h := range l.hosts {
+		h.NS.Close()
+		errs = append(errs, netns.DeleteNamed(h.NSName))
+	}
+	if l.sw.IsOpen() {
+		l.sw.Close()
+		errs = append(errs, netns.DeleteNamed(l.name+"-sw"))
+	}
+	return errors.Join(errs...)
+}
+
+// newNamed creates a named namespace without moving the caller into it.
+func newNamed(name string) (netns.NsHandle, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return 0, err
+	}
+	defer orig.Close()
+	ns, err := netns.NewNamed(name)
+	if err != nil {
+		return 0, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	if err := netns.Set(orig); err != nil {
+		// This thread is stuck in the new namespace: let it die with
+		// the goroutine rather than serve anyone else.
+		runtime.LockOSThread()
+		return 0, err
+	}
+	return ns, nil
+}
+
+// inNS runs f on a thread switched into ns, and switches back.
+func inNS(ns netns.NsHandle, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		return err
+	}
+	ferr := f()
+	if err := netns.Set(orig); err != nil {
+		runtime.LockOSThread() // see newNamed
+		return err
+	}
+	return ferr
+}
+
+func linkUp(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return netlink.LinkSetUp(l)
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
