@@ -459,15 +459,11 @@ func (in *Instance) masterDown(now time.Duration) {
 	in.router.memberBecameMaster(now, in)
 }
 
-// setPriority applies a tracker's new effective priority. An owner's
-// priority never changes. Nothing is sent at once: a master's next advert
+// setPriority applies a tracker's new effective priority, already
+// clamped to 1..254 by the Router. An owner's priority never changes. Nothing is sent at once: a master's next advert
 // carries it. A backup's deadline moves by the change in its skew.
 func (in *Instance) setPriority(now time.Duration, p uint8) {
-	if in.cfg.owner() {
-		return
-	}
-	p = max(1, min(p, PriorityOwner-1))
-	if p == in.priority {
+	if in.cfg.owner() || p == in.priority {
 		return
 	}
 	old := in.MasterDownInterval()

@@ -53,6 +53,17 @@ func (g *SyncGroup) faulty() bool {
 	return false
 }
 
+// allStartMaster reports whether every member is an owner that starts as
+// master: only then does the group skip listening as BACKUP.
+func (g *SyncGroup) allStartMaster() bool {
+	for _, m := range g.members {
+		if !m.cfg.startsMaster() {
+			return false
+		}
+	}
+	return true
+}
+
 // canGoMaster is the vote: in may take over only when every other member
 // is master already or has also stopped hearing its master.
 func (g *SyncGroup) canGoMaster(in *Instance) bool {
@@ -69,16 +80,13 @@ func (g *SyncGroup) canGoMaster(in *Instance) bool {
 
 // start leaves INIT for every member together.
 func (g *SyncGroup) start(now time.Duration) {
-	owners := true
-	for _, m := range g.members {
-		owners = owners && m.cfg.startsMaster()
-	}
 	if g.faulty() {
 		for _, m := range g.members {
 			m.enterFault(now, reasonFor(m, ReasonStartup))
 		}
 		return
 	}
+	owners := g.allStartMaster()
 	for _, m := range g.members {
 		m.start(now, owners)
 	}
@@ -115,10 +123,7 @@ func (g *SyncGroup) setFault(now time.Duration, in *Instance, fault bool) {
 	if g.faulty() {
 		return
 	}
-	owners := true
-	for _, m := range g.members {
-		owners = owners && m.cfg.startsMaster()
-	}
+	owners := g.allStartMaster()
 	for _, m := range g.members {
 		if m.state == Fault {
 			m.leaveFault(now, owners)
