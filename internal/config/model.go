@@ -98,6 +98,8 @@ type builder struct {
 	errs    Errors
 	version uint8 // vrrp_version from global_defs, 0 if unset
 	defs    globalDefaults
+	// groupPos[i] is where b.cfg.SyncGroups[i] was defined.
+	groupPos []Pos
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -309,13 +311,14 @@ func (b *builder) syncGroup(g *Node) {
 		}
 	}
 	b.cfg.SyncGroups = append(b.cfg.SyncGroups, gc)
+	b.groupPos = append(b.groupPos, g.Pos)
 }
 
 func (b *builder) checkSyncGroups() {
-	for _, g := range b.cfg.SyncGroups {
+	for i, g := range b.cfg.SyncGroups {
 		for _, m := range g.Members {
 			if !slices.ContainsFunc(b.cfg.Instances, func(in *Instance) bool { return in.VRRP.Name == m }) {
-				b.errs = append(b.errs, fmt.Errorf("vrrp_sync_group %s: no vrrp_instance %s", g.Name, m))
+				b.errorf(b.groupPos[i], "vrrp_sync_group %s: no vrrp_instance %s", g.Name, m)
 			}
 		}
 	}

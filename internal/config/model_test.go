@@ -153,7 +153,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad address", head + " virtual_ipaddress {\n  300.1.1.1\n }\n}\n", "keepalived.conf:5: virtual address \"300.1.1.1\""},
 		{"unknown VIP option", head + " virtual_ipaddress {\n  198.18.0.1 foo\n }\n}\n",
 			"keyword virtual address option foo (keepalived.conf:5) is not supported yet"},
-		{"sync group member", head + vips + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_9\n }\n}\n", "vrrp_sync_group G: no vrrp_instance VI_9"},
+		{"sync group member", head + vips + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_9\n }\n}\n", "keepalived.conf:8: vrrp_sync_group G: no vrrp_instance VI_9"},
 		{"every error is reported", head + " priority 0\n state FOO\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255\n" +
 			"keepalived.conf:5: state \"FOO\""},
 	}
