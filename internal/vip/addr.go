@@ -1,0 +1,156 @@
+// Package vip puts virtual addresses on interfaces and tells the LAN
+// where they are: addresses through netlink, gratuitous ARP for IPv4,
+// unsolicited neighbour advertisements for IPv6, and the macvlan
+// interfaces that carry the VRRP virtual MAC (use_vmac).
+//
+// Addresses are added with a finite lifetime that the daemon renews while
+// it is master, so that the kernel withdraws them by itself when the
+// daemon dies without cleaning up (kill -9, OOM): no stale VIP.
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Address is one virtual address as keepalived's virtual_ipaddress line
+// describes it.
+type Address struct {
+	Prefix    netip.Prefix
+	Dev       string // interface
+	Broadcast string // "" or "-": none, "+": computed from the prefix, or an address
+	Scope     string // "" (global), "host", "link", "site" or "nowhere"
+	Label     string // IPv4 only, must start with Dev
+}
+
+func (a Address) String() string { return a.Prefix.String() + " dev " + a.Dev }
+
+// Forever is the lifetime of an address that never expires (keepalived's).
+const Forever time.Duration = 0
+
+// Add puts the address on its interface, or renews it if it is there.
+// A lifetime of Forever makes it permanent; any other lifetime is rounded
+// up to whole seconds, the kernel's unit.
+func Add(a Address, lifetime time.Duration) error {
+	link, err := netlink.LinkByName(a.Dev)
+	if err != nil {
+		return fmt.Errorf("virtual address %v: interface %s: %w", a.Prefix, a.Dev, err)
+	}
+	na, err := a.netlink()
+	if err != nil {
+		return err
+	}
+	if lifetime != Forever {
+		secs := int((lifetime + time.Second - 1) / time.Second)
+		na.ValidLft, na.PreferedLft = secs, secs
+	}
+	// Replace, not add: it creates the address or renews its lifetime.
+	if err := netlink.AddrReplace(link, na); err != nil {
+		return fmt.Errorf("virtual address %v on %s: %w", a.Prefix, a.Dev, err)
+	}
+	return nil
+}
+
+// Remove takes the address off its interface. An address (or interface)
+// already gone is not an error: the goal is reached.
+func Remove(a Address) error {
+	link, err := netlink.LinkByName(a.Dev)
+	if err != nil {
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			return nil
+		}
+		return fmt.Errorf("virtual address %v: interface %s: %w", a.Prefix, a.Dev, err)
+	}
+	na, err := a.netlink()
+	if err != nil {
+		return err
+	}
+	na.Label = "" // the kernel matches on address and prefix, not label
+	if err := netlink.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("removing virtual address %v from %s: %w", a.Prefix, a.Dev, err)
+	}
+	return nil
+}
+
+// Present reports whether the address is on its interface.
+func Present(a Address) (bool, error) {
+	link, err := netlink.LinkByName(a.Dev)
+	if err != nil {
+		return false, err
+	}
+	fam := netlink.FAMILY_V4
+	if a.Prefix.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	list, err := netlink.AddrList(link, fam)
+	if err != nil {
+		return false, err
+	}
+	for _, x := range list {
+		if ip, ok := netip.AddrFromSlice(x.IP); ok && ip.Unmap() == a.Prefix.Addr() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (a Address) netlink() (*netlink.Addr, error) {
+	p := a.Prefix
+	na := &netlink.Addr{
+		IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+		Label: a.Label,
+	}
+	if p.Addr().Is6() {
+		// Duplicate address detection would keep a taken-over address
+		// unusable for a second; VRRP already decided who owns it.
+		na.Flags = unix.IFA_F_NODAD
+	}
+	scope, err := ParseScope(a.Scope)
+	if err != nil {
+		return nil, fmt.Errorf("virtual address %v: %w", p, err)
+	}
+	na.Scope = scope
+	switch a.Broadcast {
+	case "", "-":
+	case "+":
+		if p.Addr().Is4() && p.Bits() < 31 {
+			b := p.Masked().Addr().As4()
+			for i := p.Bits(); i < 32; i++ {
+				b[i/8] |= 0x80 >> (i % 8)
+			}
+			na.Broadcast = net.IP(b[:])
+		}
+	default:
+		ip, err := netip.ParseAddr(a.Broadcast)
+		if err != nil || !ip.Is4() {
+			return nil, fmt.Errorf("virtual address %v: broadcast %q is not an IPv4 address", p, a.Broadcast)
+		}
+		na.Broadcast = ip.AsSlice()
+	}
+	return na, nil
+}
+
+// ParseScope reads an address scope by name, as ip-address(8) and
+// keepalived write it.
+func ParseScope(s string) (int, error) {
+	switch s {
+	case "", "global", "universe":
+		return unix.RT_SCOPE_UNIVERSE, nil
+	case "site":
+		return unix.RT_SCOPE_SITE, nil
+	case "link":
+		return unix.RT_SCOPE_LINK, nil
+	case "host":
+		return unix.RT_SCOPE_HOST, nil
+	case "nowhere":
+		return unix.RT_SCOPE_NOWHERE, nil
+	}
+	return 0, fmt.Errorf("scope %q: must be global, site, link, host or nowhere", s)
+}
