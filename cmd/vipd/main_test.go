@@ -2,18 +2,84 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestDaemonRefusesUntilBuilt(t *testing.T) {
+func TestVersionAndHelp(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run(nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "not supported yet") {
-		t.Fatalf("exit %d, stderr %q", code, errb.String())
-	}
-	out.Reset()
 	if code := run([]string{"-v"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "vipd ") {
 		t.Fatalf("-v: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "--config-test") {
+		t.Fatalf("--help: exit %d, %q", code, out.String())
+	}
+}
+
+// keepalived's flags parse as getopt_long does; refused ones say why.
+func TestOptions(t *testing.T) {
+	o, err := parseOptions([]string{"-nlD", "-fa.conf", "--pid", "x.pid", "-S", "local3", "-P", "--dont-respawn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.foreground || !o.console || !o.detail || o.configFile != "a.conf" || o.pidFile != "x.pid" || o.facility != "local3" {
+		t.Errorf("options %+v", o)
+	}
+	o, err = parseOptions([]string{"--use-file=b.conf", "-t"})
+	if err != nil || o.configFile != "b.conf" || !o.test || o.testLog != "" {
+		t.Errorf("options %+v, %v", o, err)
+	}
+	o, err = parseOptions([]string{"--config-test=/tmp/log"})
+	if err != nil || !o.test || o.testLog != "/tmp/log" {
+		t.Errorf("options %+v, %v", o, err)
+	}
+	for _, bad := range [][]string{{"-x"}, {"-C"}, {"--snmp"}, {"-i", "lb1"}, {"-f"}, {"-Z"}, {"--nope"}, {"stray"}, {"-S", "local9"}} {
+		if _, err := parseOptions(bad); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+	if _, err := parseOptions([]string{"-x"}); err == nil || !strings.Contains(err.Error(), "not supported yet") {
+		t.Errorf("-x: %v", err)
+	}
+}
+
+// -t: exit 0 on a good file; keepalived's exit status 5 with file:line on
+// a bad one, and "not supported yet" for keywords vipd lacks.
+func TestConfigTest(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n priority 100\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
+	bad := write("bad.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 300\n}\n")
+	unsupported := write("unsup.conf", "vrrp_script chk {\n script true\n}\n")
+	for _, c := range []struct {
+		file string
+		code int
+		want string
+	}{
+		{good, 0, ""},
+		{bad, exitConfig, "bad.conf:3"},
+		{unsupported, exitConfig, "keyword vrrp_script (" + unsupported + ":1) is not supported yet"},
+		{filepath.Join(dir, "missing.conf"), exitConfig, "missing.conf"},
+	} {
+		var out, errb bytes.Buffer
+		code := run([]string{"-t", "-f", c.file}, &out, &errb)
+		if code != c.code || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("-t -f %s: exit %d, stderr %q; want %d and %q", filepath.Base(c.file), code, errb.String(), c.code, c.want)
+		}
+	}
+	// A bad file also stops the daemon before it starts.
+	var out, errb bytes.Buffer
+	if code := run([]string{"-n", "-f", bad}, &out, &errb); code != exitConfig {
+		t.Errorf("daemon on a bad file: exit %d, %q", code, errb.String())
 	}
 }
 

@@ -1,0 +1,391 @@
+// Package daemon runs VRRP on a Linux host: one event loop owns the
+// protocol core (vrrp.Router) and carries out the actions it returns with
+// raw sockets (netio), netlink addresses and announcements (vip). Packets,
+// link changes, timers and signals all arrive at that one loop, so the
+// protocol state has a single owner and no locks.
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/netio"
+	"github.com/vipd/vipd/internal/vip"
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+// Daemon is a running VRRP speaker.
+type Daemon struct {
+	log       *slog.Logger
+	router    *vrrp.Router
+	instances []*instance
+	byVR      map[*vrrp.Instance]*instance
+	conns     map[bool]*netio.Conn // by IPv6
+	ifnames   map[int]string       // interfaces adverts are heard on
+	epoch     time.Time
+	buf       []byte
+	drops     dropLog
+}
+
+// New prepares everything the configuration needs on the host (sockets,
+// multicast memberships, VMAC interfaces) without starting the protocol.
+func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	d := &Daemon{
+		log:     log,
+		byVR:    map[*vrrp.Instance]*instance{},
+		conns:   map[bool]*netio.Conn{},
+		ifnames: map[int]string{},
+		epoch:   time.Now(),
+	}
+	if len(cfg.Instances) == 0 {
+		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
+	}
+	cfgs := make([]vrrp.Config, 0, len(cfg.Instances))
+	for _, ci := range cfg.Instances {
+		in, err := newInstance(ci)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.instances = append(d.instances, in)
+		cfgs = append(cfgs, ci.VRRP)
+	}
+	r, err := vrrp.NewRouter(cfgs, cfg.SyncGroups)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.router = r
+	for i, vr := range r.Instances() {
+		in := d.instances[i]
+		in.vr = vr
+		d.byVR[vr] = in
+		if err := d.listen(in); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// listen opens the instance's family's socket and joins its group.
+func (d *Daemon) listen(in *instance) error {
+	c := in.vr.Config()
+	conn, ok := d.conns[c.IPv6]
+	if !ok {
+		var err error
+		if conn, err = netio.Listen(c.IPv6); err != nil {
+			return err
+		}
+		d.conns[c.IPv6] = conn
+	}
+	d.ifnames[in.base.Index] = in.base.Name
+	// A VMAC in private mode takes multicast carrying its own MAC as
+	// source, which is every other router's advert: hear it there too.
+	d.ifnames[in.send.Index] = in.base.Name
+	if c.Group.IsMulticast() && len(in.cfg.UnicastPeers) == 0 {
+		for _, ifi := range []*net.Interface{in.base, in.send} {
+			if err := conn.Join(ifi, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("vrrp_instance %s: joining %v on %s: %w", c.Name, c.Group, ifi.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close releases the sockets and VMAC interfaces. It does not touch
+// addresses: Run leaves none behind.
+func (d *Daemon) Close() {
+	for _, c := range d.conns {
+		c.Close()
+	}
+	for _, in := range d.instances {
+		if in.cfg.UseVMAC {
+			if err := vip.DeleteVMAC(in.cfg.VMACName); err != nil {
+				d.log.Warn("removing VMAC interface", "interface", in.cfg.VMACName, "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) now() time.Duration { return time.Since(d.epoch) }
+
+// received is a packet handed from a reader goroutine to the loop.
+type received struct {
+	netio.Received
+	err error
+}
+
+func (d *Daemon) read(conn *netio.Conn, out chan<- received) {
+	for {
+		buf := make([]byte, 1500)
+		r, err := conn.Read(buf)
+		out <- received{r, err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Run speaks VRRP until the first SIGTERM or SIGINT on signals, then hands
+// over gracefully and returns once every instance has stopped. A second
+// signal cuts the hand-over short; addresses are released either way.
+func (d *Daemon) Run(signals <-chan os.Signal) error {
+	defer d.Close()
+	packets := make(chan received, 64)
+	for _, c := range d.conns {
+		go d.read(c, packets)
+	}
+	links, stopLinks, err := d.watchLinks()
+	if err != nil {
+		return err
+	}
+	defer close(stopLinks)
+
+	d.startUp()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	stopping := false
+	for !stopping || !d.router.Stopped() {
+		timer.Reset(d.untilNext())
+		select {
+		case p := <-packets:
+			if p.err != nil {
+				d.releaseAll()
+				return fmt.Errorf("reading adverts: %w", p.err)
+			}
+			d.receive(p.Received)
+		case <-timer.C:
+			now := d.now()
+			d.execute(d.router.Tick(now))
+			d.renew(now)
+		case u := <-links:
+			d.linkChanged(u)
+		case sig := <-signals:
+			if stopping {
+				d.log.Info("second signal: stopping at once", "signal", sig.String())
+				d.releaseAll()
+				return nil
+			}
+			switch sig {
+			case syscall.SIGHUP:
+				d.log.Warn("reloading the configuration on SIGHUP is not supported yet: the running configuration stays in effect")
+				continue
+			}
+			d.log.Info("Stopping", "signal", sig.String())
+			stopping = true
+			d.execute(d.router.Stop(d.now()))
+		}
+	}
+	d.releaseAll() // nothing should be left; make sure
+	d.log.Info("Stopped")
+	return nil
+}
+
+// startUp starts the protocol. Configured addresses already present are
+// someone's leftovers: they go, unless this node starts as master.
+func (d *Daemon) startUp() {
+	now := d.now()
+	for _, in := range d.instances {
+		in.linkIsUp = in.linkUp()
+		if !in.linkIsUp && !in.cfg.DontTrackPrimary {
+			d.router.SetFault(now, in.vr.Name(), true)
+		}
+	}
+	actions := d.router.Start(now)
+	startsMaster := map[*instance]bool{}
+	for _, a := range actions {
+		if a.Kind == vrrp.AddAddresses {
+			startsMaster[d.byVR[a.Instance]] = true
+		}
+	}
+	for _, in := range d.instances {
+		if startsMaster[in] {
+			continue
+		}
+		removed, err := in.removeStale()
+		for _, a := range removed {
+			d.log.Warn(fmt.Sprintf("(%s) removed virtual address %v left on %s by an earlier run", in.vr.Name(), a.Prefix, a.Dev))
+		}
+		if err != nil {
+			d.log.Error(fmt.Sprintf("(%s) removing stale virtual addresses", in.vr.Name()), "err", err)
+		}
+	}
+	d.execute(actions)
+}
+
+// untilNext is the wait until the protocol's next timer or the next
+// address renewal.
+func (d *Daemon) untilNext() time.Duration {
+	next, ok := d.router.NextDeadline()
+	if !ok {
+		next = d.now() + time.Hour
+	}
+	for _, in := range d.instances {
+		if in.holding && in.renewAt < next {
+			next = in.renewAt
+		}
+	}
+	return max(0, next-d.now())
+}
+
+func (d *Daemon) renew(now time.Duration) {
+	for _, in := range d.instances {
+		if in.holding && in.renewAt <= now {
+			if err := in.addAddresses(now); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) renewing virtual addresses", in.vr.Name()), "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) releaseAll() {
+	for _, in := range d.instances {
+		if in.holding {
+			if err := in.removeAddresses(); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) removing virtual addresses", in.vr.Name()), "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) receive(r netio.Received) {
+	name, ok := d.ifnames[r.IfIndex]
+	if !ok {
+		return // an interface no instance uses (or a VMAC's copy)
+	}
+	pkt := vrrp.Packet{Interface: name, Src: r.Src, Dst: r.Dst, HopLimit: r.HopLimit, Payload: r.Payload}
+	actions, err := d.router.Receive(d.now(), &pkt)
+	if err != nil {
+		d.drops.note(d, &pkt, err)
+	}
+	d.execute(actions)
+}
+
+// execute carries out the protocol's actions in order.
+func (d *Daemon) execute(actions []vrrp.Action) {
+	now := d.now()
+	for _, a := range actions {
+		in := d.byVR[a.Instance]
+		name := a.Instance.Name()
+		switch a.Kind {
+		case vrrp.SendAdvert:
+			d.sendAdvert(in, a.Priority)
+		case vrrp.AddAddresses:
+			if err := in.addAddresses(now); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) adding virtual addresses", name), "err", err)
+			}
+		case vrrp.RemoveAddresses:
+			if err := in.removeAddresses(); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) removing virtual addresses", name), "err", err)
+			}
+		case vrrp.Announce:
+			if err := in.sendAnnouncements(a.Repeat); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", name), "err", err)
+			}
+		case vrrp.Transition:
+			d.logTransition(a)
+		case vrrp.HeardLowerPriority:
+			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
+		}
+	}
+}
+
+func (d *Daemon) logTransition(a vrrp.Action) {
+	name := a.Instance.Name()
+	attrs := []any{"from", a.From.String(), "reason", a.Reason.String()}
+	if a.Peer.IsValid() {
+		attrs = append(attrs, "peer", a.Peer.String())
+	}
+	switch a.To {
+	case vrrp.Stop:
+		d.log.Info(fmt.Sprintf("(%s) Stopped", name), attrs...)
+	default:
+		d.log.Info(fmt.Sprintf("(%s) Entering %s STATE", name, a.To), attrs...)
+	}
+}
+
+func (d *Daemon) sendAdvert(in *instance, priority uint8) {
+	c := in.vr.Config()
+	conn := d.conns[c.IPv6]
+	for _, dst := range in.dsts {
+		var err error
+		d.buf, err = in.vr.AppendAdvert(d.buf[:0], priority, c.Source, dst)
+		if err == nil {
+			err = conn.Write(d.buf, in.send, c.Source, dst)
+		}
+		if err != nil {
+			d.drops.sendFailed(d, in, dst, err)
+		}
+	}
+}
+
+// linkUp reports whether the instance's interface can carry traffic.
+func (in *instance) linkUp() bool {
+	ifi, err := net.InterfaceByIndex(in.base.Index)
+	return err == nil && ifi.Flags&net.FlagRunning != 0
+}
+
+// dropLog logs dropped adverts and failed sends, at most once per
+// instance, reason and peer every logEvery, with the running count, so
+// that a misconfigured peer is visible without flooding the log.
+type dropLog struct {
+	last map[dropKey]time.Duration
+}
+
+type dropKey struct {
+	vr   *vrrp.Instance
+	why  string
+	peer netip.Addr
+}
+
+const logEvery = 10 * time.Second
+
+func (l *dropLog) due(d *Daemon, k dropKey) bool {
+	if l.last == nil {
+		l.last = map[dropKey]time.Duration{}
+	}
+	now := d.now()
+	if t, ok := l.last[k]; ok && now-t < logEvery {
+		return false
+	}
+	l.last[k] = now
+	return true
+}
+
+func (l *dropLog) note(d *Daemon, pkt *vrrp.Packet, err error) {
+	if errors.Is(err, vrrp.ErrUnknownVRID) || errors.Is(err, vrrp.ErrNotListening) {
+		return // other virtual routers on the LAN; an instance in FAULT
+	}
+	var vr *vrrp.Instance
+	for _, in := range d.instances {
+		c := in.vr.Config()
+		if c.Interface == pkt.Interface && c.IPv6 == pkt.Src.Is6() && len(pkt.Payload) > 1 && c.VRID == pkt.Payload[1] {
+			vr = in.vr
+		}
+	}
+	if !d.drops.due(d, dropKey{vr, err.Error(), pkt.Src}) {
+		return
+	}
+	if vr == nil {
+		d.log.Warn("dropped advert", "from", pkt.Src.String(), "interface", pkt.Interface, "err", err, "malformed_total", d.router.Stats().Malformed)
+		return
+	}
+	s := vr.Stats()
+	d.log.Warn(fmt.Sprintf("(%s) dropped advert from %v: %v", vr.Name(), pkt.Src, err),
+		"auth_failure", s.AuthFailures, "authtype_mismatch", s.AuthTypeMismatch, "vers_err", s.VersionErrors,
+		"chk_err", s.ChecksumErrors, "ip_ttl_err", s.HopLimitErrors, "advert_interval_err", s.IntervalErrors, "addr_list_err", s.AddressListErrors)
+}
+
+func (l *dropLog) sendFailed(d *Daemon, in *instance, dst netip.Addr, err error) {
+	if l.due(d, dropKey{in.vr, "send: " + err.Error(), dst}) {
+		d.log.Error(fmt.Sprintf("(%s) sending advert to %v", in.vr.Name(), dst), "err", err)
+	}
+}

@@ -1,0 +1,149 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/vip"
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+// instance is the host side of one vrrp_instance: where its adverts go
+// out, which addresses it puts where, and when they must be renewed.
+type instance struct {
+	cfg  *config.Instance
+	vr   *vrrp.Instance
+	base *net.Interface // the configured interface: adverts are heard here
+	send *net.Interface // adverts leave here: base, or the VMAC
+	dsts []netip.Addr   // the multicast group, or the unicast peers
+
+	addrs    []vip.Address // virtual_ipaddress then virtual_ipaddress_excluded
+	announce map[string][]netip.Addr
+	holding  bool
+	renewAt  time.Duration
+	linkIsUp bool // as last seen; a change is a fault or a recovery
+}
+
+// newInstance resolves an instance's interfaces and its source address:
+// the configured one, else the interface's first IPv4 address or its
+// IPv6 link-local address, as keepalived picks them.
+func newInstance(ci *config.Instance) (*instance, error) {
+	c := &ci.VRRP
+	base, err := net.InterfaceByName(c.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("%s: interface %s: %w", ci.Pos, c.Interface, err)
+	}
+	in := &instance{cfg: ci, base: base, send: base, announce: map[string][]netip.Addr{}}
+	if ci.UseVMAC {
+		if c.IPv6 {
+			return nil, fmt.Errorf("%s: vrrp_instance %s: use_vmac on an IPv6 instance is not supported yet", ci.Pos, c.Name)
+		}
+		if in.send, err = vip.EnsureVMAC(base.Name, ci.VMACName, vip.VirtualMAC(c.VRID, c.IPv6)); err != nil {
+			return nil, fmt.Errorf("%s: %w", ci.Pos, err)
+		}
+	}
+	if !c.Source.IsValid() {
+		if c.Source, err = sourceAddress(base, c.IPv6); err != nil {
+			return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ci.Pos, c.Name, err)
+		}
+	}
+	in.dsts = ci.UnicastPeers
+	if len(in.dsts) == 0 {
+		in.dsts = []netip.Addr{c.Group}
+	}
+	for _, list := range [][]config.VIP{ci.VIPs, ci.Excluded} {
+		for _, v := range list {
+			a := vip.Address{Prefix: v.Prefix, Dev: v.Dev, Broadcast: v.Broadcast, Scope: v.Scope, Label: v.Label}
+			if a.Dev == "" {
+				a.Dev = in.send.Name
+			}
+			in.addrs = append(in.addrs, a)
+			in.announce[a.Dev] = append(in.announce[a.Dev], a.Prefix.Addr())
+		}
+	}
+	return in, nil
+}
+
+// sourceAddress is the address adverts are sent from when the
+// configuration names none.
+func sourceAddress(ifi *net.Interface, ipv6 bool) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := p.Addr()
+		if ipv6 && ip.Is6() && ip.IsLinkLocalUnicast() || !ipv6 && ip.Is4() {
+			return ip, nil
+		}
+	}
+	if ipv6 {
+		return netip.Addr{}, fmt.Errorf("interface %s has no IPv6 link-local address to send adverts from", ifi.Name)
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address to send adverts from (set unicast_src_ip or mcast_src_ip)", ifi.Name)
+}
+
+// lifetime is how long the kernel keeps our addresses without a renewal:
+// longer than a backup needs to notice we are gone, so that a live master
+// never loses them, and short enough that a dead one's go soon after the
+// new master has taken over.
+func (in *instance) lifetime() time.Duration {
+	return (in.vr.MasterDownInterval() + time.Second).Truncate(time.Second) + time.Second
+}
+
+// renewEvery is how often a master renews its addresses' lifetime.
+const renewEvery = time.Second
+
+func (in *instance) addAddresses(now time.Duration) error {
+	in.holding = true
+	in.renewAt = now + renewEvery
+	var errs []error
+	for _, a := range in.addrs {
+		errs = append(errs, vip.Add(a, in.lifetime()))
+	}
+	return errors.Join(errs...)
+}
+
+func (in *instance) removeAddresses() error {
+	in.holding = false
+	var errs []error
+	for _, a := range in.addrs {
+		errs = append(errs, vip.Remove(a))
+	}
+	return errors.Join(errs...)
+}
+
+// removeStale removes configured addresses found at start-up: left by a
+// daemon that died, or by keepalived. The caller skips instances that
+// start as master.
+func (in *instance) removeStale() (removed []vip.Address, err error) {
+	var errs []error
+	for _, a := range in.addrs {
+		ok, err := vip.Present(a)
+		if err != nil || !ok {
+			continue
+		}
+		if err := vip.Remove(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, a)
+	}
+	return removed, errors.Join(errs...)
+}
+
+func (in *instance) sendAnnouncements(rounds int) error {
+	var errs []error
+	for dev, addrs := range in.announce {
+		errs = append(errs, vip.Announce(dev, addrs, rounds))
+	}
+	return errors.Join(errs...)
+}
