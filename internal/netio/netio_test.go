@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -12,20 +11,11 @@ import (
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
-// needRoot fails (never skips) without root: CI runs as root, and a
-// network test that silently skips proves nothing.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test builds network namespaces and needs root")
-	}
-}
-
 // TestAdvertsCrossTheWire sends real adverts between two namespaces over
 // a bridge, multicast and unicast, IPv4 and IPv6, and checks what the
 // receiver learns: source, destination, interface and TTL 255.
 func TestAdvertsCrossTheWire(t *testing.T) {
-	needRoot(t)
+	netlab.NeedRoot(t)
 	lab, err := netlab.New("vipdnetio")
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"testing"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -41,7 +43,13 @@ const bridgeName = "br0"
 // New makes an empty LAN. name prefixes every namespace it creates, so
 // two labs with different names never collide.
 func New(name string) (*Lab, error) {
+	if name == "" || strings.Contains(name, "-") {
+		return nil, fmt.Errorf("lab name %q: must be non-empty without '-' (it prefixes the lab's namespaces)", name)
+	}
 	l := &Lab{name: name}
+	// A run that was itself killed leaves its namespaces behind; they
+	// carry this lab's name, so they are ours to sweep.
+	sweep(name)
 	sw, err := newNamed(name + "-sw")
 	if err != nil {
 		return nil, err
@@ -146,6 +154,27 @@ func (h *Host) SetLink(up bool) error {
 	})
 }
 
+// Cut detaches the host from the bridge (or attaches it again) without
+// touching its link: eth0 keeps its carrier but reaches no one, as when a
+// switch between two halves of a LAN fails. This is how a split brain is
+// made.
+func (h *Host) Cut(cut bool) error {
+	return inNS(h.lab.sw, func() error {
+		port, err := netlink.LinkByName(h.port)
+		if err != nil {
+			return err
+		}
+		if cut {
+			return netlink.LinkSetNoMaster(port)
+		}
+		br, err := netlink.LinkByName(bridgeName)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetMaster(port, br)
+	})
+}
+
 // Close deletes every namespace of the lab, and with them their links.
 func (l *Lab) Close() error {
 	if l.closed {
@@ -162,6 +191,23 @@ func (l *Lab) Close() error {
 		errs = append(errs, netns.DeleteNamed(l.name+"-sw"))
 	}
 	return errors.Join(errs...)
+}
+
+// sweep deletes namespaces named after a lab: name-sw and name-HOST.
+func sweep(name string) {
+	matches, _ := filepath.Glob(filepath.Join("/run/netns", name+"-*"))
+	for _, m := range matches {
+		netns.DeleteNamed(filepath.Base(m))
+	}
+}
+
+// NeedRoot fails a test (never skips it) without root: CI runs as root,
+// and a network test that silently skips proves nothing.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test builds network namespaces and needs root")
+	}
 }
 
 // newNamed creates a named namespace without moving the caller into it.
