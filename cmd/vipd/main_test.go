@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/internal/netlab"
 )
 
 func TestVersionAndHelp(t *testing.T) {
@@ -99,5 +101,26 @@ func TestSimulateStory(t *testing.T) {
 		if lossless == want {
 			t.Errorf("step %q: lost probes = %v, want %v", strings.SplitN(steps[i], "\n", 2)[0], !lossless, want)
 		}
+	}
+}
+
+// The demo runs its five steps on real namespaces and cleans up.
+func TestDemo(t *testing.T) {
+	netlab.NeedRoot(t)
+	t.Parallel()
+	var out, errb bytes.Buffer
+	if code := run([]string{"demo", "-q"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errb.String(), out.String())
+	}
+	steps := strings.Split(out.String(), "\n== ")[1:]
+	if len(steps) != 5 {
+		t.Fatalf("%d steps:\n%s", len(steps), out.String())
+	}
+	if !strings.Contains(steps[1], "r2: (VI_1) Entering MASTER STATE") || !strings.Contains(steps[4], "held by r1\n") {
+		t.Errorf("timeline:\n%s", out.String())
+	}
+	t.Log(out.String())
+	if _, err := os.Stat("/run/netns/vipddemo-sw"); err == nil {
+		t.Error("the demo left its namespaces behind")
 	}
 }
