@@ -82,7 +82,9 @@ func (b *builder) instance(blk *Node) {
 		case "accept":
 			in.Accept = b.args(n, 0, 0)
 		case "no_accept":
-			in.Accept = !b.args(n, 0, 0)
+			// Needs firewall rules that drop traffic to the addresses
+			// (keepalived's nftables/iptables sets): refused until built.
+			b.notSupported(n)
 		case "skip_check_adv_addr":
 			c.SkipCheckAdvAddr = b.flag(n)
 		case "lower_prio_no_advert":
