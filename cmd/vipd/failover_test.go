@@ -69,16 +69,20 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// startAll starts every router and waits for want to hold the address
-// alone, and the probes to be answered.
+// startAll starts every router, waits for want to hold the address
+// alone, and starts the client's probes.
 func startAll(t *testing.T, l *vrrplab.Lab, vip netip.Addr, want string) {
 	t.Helper()
 	for _, r := range l.Routers {
 		must(t, r.Start())
 	}
-	must(t, l.StartProbe(vip, probeEvery))
+	l.VIP = vip
 	_, err := l.WaitHolders(15*time.Second, want)
 	must(t, err)
+	// Probing starts once there is a master: a client that asked for an
+	// address nobody had marks it failed (IPv6) and ignores unsolicited
+	// advertisements for a while, which is no failover's doing.
+	must(t, l.StartProbe(vip, probeEvery))
 	steady(t, l, want)
 }
 
@@ -349,4 +353,20 @@ func TestVMAC(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// use_vmac over IPv6: the VMAC carries 00:00:5e:00:02:VRID and the
+// parent's link-local address, which the adverts leave from.
+func TestVMACIPv6(t *testing.T) {
+	t.Parallel()
+	vip := netip.MustParseAddr("fd00:198:18:27::100")
+	prios := []int{200, 100}
+	l := newLab(t, "vfvm6", "198.18.27.0/24", true, vipds(2), func(i int, r *vrrplab.Router) vrrplab.Instance {
+		return vrrplab.Instance{VRID: 27, Priority: prios[i], Version: 3, UseVMAC: true, VIP: netip.MustParsePrefix("fd00:198:18:27::100/64")}
+	})
+	startAll(t, l, vip, "r1")
+	checkNeighbour(t, l, vip, "00:00:5e:00:02:1b")
+	lossless(t, l, "use_vmac IPv6: SIGTERM of the master", "r2", func() error { return l.Router("r1").Term(10 * time.Second) })
+	checkNeighbour(t, l, vip, "00:00:5e:00:02:1b")
+	lossless(t, l, "use_vmac IPv6: preempting back", "r1", l.Router("r1").Start)
 }

@@ -21,7 +21,11 @@ func checkNeighbour(t *testing.T, l *vrrplab.Lab, addr netip.Addr, want string) 
 		if err != nil {
 			return err
 		}
-		list, err := netlink.NeighList(link.Attrs().Index, netlink.FAMILY_V4)
+		fam := netlink.FAMILY_V4
+		if addr.Is6() {
+			fam = netlink.FAMILY_V6
+		}
+		list, err := netlink.NeighList(link.Attrs().Index, fam)
 		for _, n := range list {
 			if n.IP.Equal(addr.AsSlice()) {
 				got = n.HardwareAddr.String()

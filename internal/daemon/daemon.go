@@ -239,7 +239,7 @@ func (d *Daemon) untilNext() time.Duration {
 func (d *Daemon) renew(now time.Duration) {
 	for _, in := range d.instances {
 		if in.holding && in.renewAt <= now {
-			if err := in.addAddresses(now); err != nil {
+			if err := in.renewAddresses(now); err != nil {
 				d.log.Error(fmt.Sprintf("(%s) renewing virtual addresses", in.vr.Name()), "err", err)
 			}
 		}
@@ -279,7 +279,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 		case vrrp.SendAdvert:
 			d.sendAdvert(in, a.Priority)
 		case vrrp.AddAddresses:
-			if err := in.addAddresses(now); err != nil {
+			if err := in.takeAddresses(now); err != nil {
 				d.log.Error(fmt.Sprintf("(%s) adding virtual addresses", name), "err", err)
 			}
 		case vrrp.RemoveAddresses:

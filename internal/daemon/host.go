@@ -26,6 +26,8 @@ type instance struct {
 	holding  bool
 	renewAt  time.Duration
 	linkIsUp bool // as last seen; a change is a fault or a recovery
+
+	vmacLinkLocal netip.Addr // IPv6 with use_vmac: the VMAC's advert source
 }
 
 // newInstance resolves an instance's interfaces and its source address:
@@ -38,17 +40,20 @@ func newInstance(ci *config.Instance) (*instance, error) {
 		return nil, fmt.Errorf("%s: interface %s: %w", ci.Pos, c.Interface, err)
 	}
 	in := &instance{cfg: ci, base: base, send: base, announce: map[string][]netip.Addr{}}
-	if ci.UseVMAC {
-		if c.IPv6 {
-			return nil, fmt.Errorf("%s: vrrp_instance %s: use_vmac on an IPv6 instance is not supported yet", ci.Pos, c.Name)
-		}
-		if in.send, err = vip.EnsureVMAC(base.Name, ci.VMACName, vip.VirtualMAC(c.VRID, c.IPv6)); err != nil {
-			return nil, fmt.Errorf("%s: %w", ci.Pos, err)
-		}
-	}
 	if !c.Source.IsValid() {
 		if c.Source, err = sourceAddress(base, c.IPv6); err != nil {
 			return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ci.Pos, c.Name, err)
+		}
+	}
+	if ci.UseVMAC {
+		if c.IPv6 {
+			if !c.Source.IsLinkLocalUnicast() {
+				return nil, fmt.Errorf("%s: vrrp_instance %s: use_vmac needs a link-local source address, not %v", ci.Pos, c.Name, c.Source)
+			}
+			in.vmacLinkLocal = c.Source
+		}
+		if in.send, err = vip.EnsureVMAC(base.Name, ci.VMACName, vip.VirtualMAC(c.VRID, c.IPv6)); err != nil {
+			return nil, fmt.Errorf("%s: %w", ci.Pos, err)
 		}
 	}
 	in.dsts = ci.UnicastPeers
@@ -102,7 +107,18 @@ func (in *instance) lifetime() time.Duration {
 // renewEvery is how often a master renews its addresses' lifetime.
 const renewEvery = time.Second
 
-func (in *instance) addAddresses(now time.Duration) error {
+// takeAddresses puts the addresses on (a master's VMAC first goes up).
+func (in *instance) takeAddresses(now time.Duration) error {
+	if in.cfg.UseVMAC {
+		if err := vip.SetVMACUp(in.send.Name, true, in.vmacLinkLocal); err != nil {
+			return err
+		}
+	}
+	return in.renewAddresses(now)
+}
+
+// renewAddresses adds the addresses or restarts their lifetime.
+func (in *instance) renewAddresses(now time.Duration) error {
 	in.holding = true
 	in.renewAt = now + renewEvery
 	var errs []error
@@ -117,6 +133,9 @@ func (in *instance) removeAddresses() error {
 	var errs []error
 	for _, a := range in.addrs {
 		errs = append(errs, vip.Remove(a))
+	}
+	if in.cfg.UseVMAC {
+		errs = append(errs, vip.SetVMACUp(in.send.Name, false, netip.Addr{}))
 	}
 	return errors.Join(errs...)
 }

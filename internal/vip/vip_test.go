@@ -178,8 +178,15 @@ func TestVMAC(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if ifi.HardwareAddr.String() != "00:00:5e:00:01:2a" || ifi.Flags&net.FlagUp == 0 {
-				t.Errorf("vmac %+v", ifi)
+			if ifi.HardwareAddr.String() != "00:00:5e:00:01:2a" || ifi.Flags&net.FlagUp != 0 {
+				t.Errorf("vmac %+v: want the virtual MAC, down", ifi)
+			}
+			ll := netip.MustParseAddr("fe80::1")
+			if err := vip.SetVMACUp("vrrp.42", true, ll); err != nil {
+				return err
+			}
+			if ok, err := vip.Present(vip.Address{Prefix: netip.PrefixFrom(ll, 64), Dev: "vrrp.42"}); !ok || err != nil {
+				t.Errorf("link-local on the VMAC: %v %v", ok, err)
 			}
 		}
 		if err := vip.DeleteVMAC("vrrp.42"); err != nil {

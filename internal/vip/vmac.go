@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -22,11 +23,14 @@ func VirtualMAC(vrid uint8, ipv6 bool) net.HardwareAddr {
 }
 
 // EnsureVMAC makes the macvlan interface name on parent carrying mac
-// (use_vmac), up, and returns it. An interface of that name left by an
+// (use_vmac), and returns it, down. An interface of that name left by an
 // earlier run is reused if it matches and replaced otherwise.
 //
-// It is in private mode so that it hears the other routers' adverts even
-// though they carry the same source MAC, and the parent neither answers
+// It is in private mode so that the master hears other routers' adverts
+// even though they carry its own source MAC. It stays down until this
+// router is master (SetVMACUp): a backup's VMAC must send nothing, not
+// even a multicast report or router solicitation, or the switch would
+// learn the virtual MAC on the backup's port. The parent neither answers
 // ARP for addresses that live on the VMAC nor names them as sender in its
 // own requests, so that clients learn the virtual MAC only.
 func EnsureVMAC(parent, name string, mac net.HardwareAddr) (*net.Interface, error) {
@@ -36,34 +40,34 @@ func EnsureVMAC(parent, name string, mac net.HardwareAddr) (*net.Interface, erro
 	}
 	if old, err := netlink.LinkByName(name); err == nil {
 		mv, ok := old.(*netlink.Macvlan)
-		if ok && mv.ParentIndex == p.Attrs().Index && mv.HardwareAddr.String() == mac.String() && mv.Mode == netlink.MACVLAN_MODE_PRIVATE {
-			return upVMAC(parent, name, old)
+		if !ok || mv.ParentIndex != p.Attrs().Index || mv.HardwareAddr.String() != mac.String() || mv.Mode != netlink.MACVLAN_MODE_PRIVATE {
+			if err := netlink.LinkDel(old); err != nil {
+				return nil, fmt.Errorf("use_vmac: replacing %s: %w", name, err)
+			}
 		}
-		if err := netlink.LinkDel(old); err != nil {
-			return nil, fmt.Errorf("use_vmac: replacing %s: %w", name, err)
-		}
-	}
-	mv := &netlink.Macvlan{
-		LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: p.Attrs().Index, HardwareAddr: mac},
-		Mode:      netlink.MACVLAN_MODE_PRIVATE,
-	}
-	if err := netlink.LinkAdd(mv); err != nil {
-		return nil, fmt.Errorf("use_vmac: creating %s on %s: %w", name, parent, err)
 	}
 	link, err := netlink.LinkByName(name)
 	if err != nil {
-		return nil, err
+		mv := &netlink.Macvlan{
+			LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: p.Attrs().Index, HardwareAddr: mac},
+			Mode:      netlink.MACVLAN_MODE_PRIVATE,
+		}
+		if err := netlink.LinkAdd(mv); err != nil {
+			return nil, fmt.Errorf("use_vmac: creating %s on %s: %w", name, parent, err)
+		}
+		if link, err = netlink.LinkByName(name); err != nil {
+			return nil, err
+		}
 	}
-	return upVMAC(parent, name, link)
-}
-
-func upVMAC(parent, name string, link netlink.Link) (*net.Interface, error) {
-	// No automatic IPv6 link-local on the VMAC: every backup has the same
-	// MAC, and neighbour discovery from it would make the switch flap.
+	if err := netlink.LinkSetDown(link); err != nil {
+		return nil, fmt.Errorf("use_vmac: %s: %w", name, err)
+	}
+	// No automatic IPv6 link-local on the VMAC: SetVMACUp gives it the
+	// parent's, which the adverts of an IPv6 instance leave from.
 	if err := netlink.LinkSetIP6AddrGenMode(link, 1 /* IN6_ADDR_GEN_MODE_NONE */); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
 		return nil, fmt.Errorf("use_vmac: %s: %w", name, err)
 	}
-	err := errors.Join(
+	err = errors.Join(
 		sysctl("ipv4", parent, "arp_ignore", "1"),
 		sysctl("ipv4", parent, "arp_filter", "1"),
 		// ARP requests the host sends from the parent must not carry a
@@ -72,14 +76,38 @@ func upVMAC(parent, name string, link netlink.Link) (*net.Interface, error) {
 		sysctl("ipv4", name, "arp_ignore", "1"),
 		sysctl("ipv4", name, "accept_local", "1"),
 		sysctl("ipv4", name, "rp_filter", "0"),
+		sysctl("ipv6", name, "router_solicitations", "0"),
+		sysctl("ipv6", name, "accept_ra", "0"),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("use_vmac: %w", err)
 	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return nil, fmt.Errorf("use_vmac: %s up: %w", name, err)
-	}
 	return net.InterfaceByName(name)
+}
+
+// SetVMACUp brings the VMAC up, with linkLocal (if valid) on it without
+// DAD, when this router becomes master; down when it stops being master.
+// keepalived copies the parent's link-local address for the same reason:
+// an IPv6 advert's source must be a link-local address of the interface
+// it leaves by.
+func SetVMACUp(name string, up bool, linkLocal netip.Addr) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("use_vmac: %s: %w", name, err)
+	}
+	if !up {
+		return netlink.LinkSetDown(link)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("use_vmac: %s up: %w", name, err)
+	}
+	if linkLocal.IsValid() {
+		ll := &netlink.Addr{IPNet: &net.IPNet{IP: linkLocal.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+		if err := netlink.AddrReplace(link, ll); err != nil {
+			return fmt.Errorf("use_vmac: link-local %v on %s: %w", linkLocal, name, err)
+		}
+	}
+	return nil
 }
 
 // DeleteVMAC removes a VMAC interface; one already gone is fine.
