@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, w io.Writer, quiet bool) error {
 			watch.Stop()
 			return err
 		}
-		_, err := waitHolders(ctx, l, 15*time.Second, holders...)
+		_, err := l.WaitHoldersContext(ctx, 15*time.Second, holders...)
 		// Settle: let stale copies expire, clients follow, answers come in.
 		sleepCtx(ctx, 2*time.Second)
 		watch.Stop()
@@ -145,19 +145,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-time.After(d):
-	}
-}
-
-func waitHolders(ctx context.Context, l *vrrplab.Lab, timeout time.Duration, names ...string) (time.Time, error) {
-	done := make(chan struct{})
-	var at time.Time
-	var err error
-	go func() { at, err = l.WaitHolders(timeout, names...); close(done) }()
-	select {
-	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
-	case <-done:
-		return at, err
 	}
 }
 

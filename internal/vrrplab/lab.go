@@ -1,11 +1,13 @@
 package vrrplab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -160,30 +162,32 @@ func (r *Router) Signal(sig syscall.Signal) error {
 	return r.proc.Signal(sig)
 }
 
-// Kill ends the daemon with SIGKILL and waits for it: it cleans nothing up.
+// Kill ends the daemon with SIGKILL, all its processes at once, as
+// "systemctl kill -s KILL" does: nothing gets to clean up. keepalived's
+// VRRP child asks for SIGTERM when its parent dies (PR_SET_PDEATHSIG), and
+// its parent restarts a child that dies, so the parent is frozen first,
+// then the children killed, then the parent.
 func (r *Router) Kill() error {
+	if r.proc == nil {
+		return fmt.Errorf("%s: not started", r.Name)
+	}
+	pid := r.proc.Pid()
+	if r.Impl == Keepalived {
+		if err := r.Signal(syscall.SIGSTOP); err != nil {
+			return err
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		for _, c := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(c); err == nil && child > 0 {
+				syscall.Kill(child, syscall.SIGKILL)
+			}
+		}
+	}
 	if err := r.Signal(syscall.SIGKILL); err != nil {
 		return err
 	}
 	if !r.proc.Wait(5 * time.Second) {
 		return fmt.Errorf("%s: still running after SIGKILL", r.Name)
-	}
-	if r.Impl == Keepalived {
-		// keepalived's VRRP child is another process; end it too.
-		return r.killChild()
-	}
-	return nil
-}
-
-func (r *Router) killChild() error {
-	b, err := os.ReadFile(filepath.Join(r.lab.dir, r.Name+".vrrp.pid"))
-	if err != nil {
-		return nil
-	}
-	var pid int
-	fmt.Sscan(strings.TrimSpace(string(b)), &pid)
-	if pid > 0 {
-		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return nil
 }
@@ -243,6 +247,11 @@ var ErrTimeout = errors.New("timed out")
 // WaitHolders polls until exactly the named routers hold the address,
 // and returns when that became true.
 func (l *Lab) WaitHolders(timeout time.Duration, names ...string) (time.Time, error) {
+	return l.WaitHoldersContext(context.Background(), timeout, names...)
+}
+
+// WaitHoldersContext is WaitHolders that also ends with ctx.
+func (l *Lab) WaitHoldersContext(ctx context.Context, timeout time.Duration, names ...string) (time.Time, error) {
 	want := strings.Join(names, ",")
 	deadline := time.Now().Add(timeout)
 	for {
@@ -253,7 +262,11 @@ func (l *Lab) WaitHolders(timeout time.Duration, names ...string) (time.Time, er
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("%w after %v: holders [%s], want [%s]", ErrTimeout, timeout, got, want)
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
