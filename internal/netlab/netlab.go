@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,9 +48,9 @@ func New(name string) (*Lab, error) {
 		return nil, fmt.Errorf("lab name %q: must be non-empty without '-' (it prefixes the lab's namespaces)", name)
 	}
 	l := &Lab{name: name}
-	// A run that was itself killed leaves its namespaces behind; they
-	// carry this lab's name, so they are ours to sweep.
-	sweep(name)
+	if err := claim(name); err != nil {
+		return nil, err
+	}
 	sw, err := newNamed(name + "-sw")
 	if err != nil {
 		return nil, err
@@ -190,7 +191,29 @@ func (l *Lab) Close() error {
 		l.sw.Close()
 		errs = append(errs, netns.DeleteNamed(l.name+"-sw"))
 	}
+	os.Remove(filepath.Join(claimDir, l.name))
 	return errors.Join(errs...)
+}
+
+// claimDir holds a file per lab in use, naming the process that made it.
+const claimDir = "/run/vipd-netlab"
+
+// claim takes the lab's name for this process. A lab of that name made by
+// a process still alive (another test run) is an error: sweeping it would
+// pull the ground from under that run. One left by a dead process (a run
+// that was itself killed) is swept.
+func claim(name string) error {
+	file := filepath.Join(claimDir, name)
+	if b, err := os.ReadFile(file); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() && unix.Kill(pid, 0) == nil {
+			return fmt.Errorf("lab %s is in use by process %d (another test run?)", name, pid)
+		}
+	}
+	sweep(name)
+	if err := os.MkdirAll(claimDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(file, []byte(strconv.Itoa(os.Getpid())), 0o644)
 }
 
 // sweep deletes namespaces named after a lab: name-sw and name-HOST.
