@@ -55,7 +55,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			return nil, err
 		}
 		d.instances = append(d.instances, in)
-		cfgs = append(cfgs, ci.VRRP)
+		c := ci.VRRP
+		if ci.UseVMAC {
+			// Both masters of a hand-over share the virtual MAC, so
+			// clients need no time to follow; but every frame the old
+			// one sends from it pulls the switch's port back to it.
+			c.ReleaseGrace = 0
+		}
+		cfgs = append(cfgs, c)
 	}
 	r, err := vrrp.NewRouter(cfgs, cfg.SyncGroups)
 	if err != nil {
@@ -232,12 +239,29 @@ func (d *Daemon) untilNext() time.Duration {
 		if in.holding && in.renewAt < next {
 			next = in.renewAt
 		}
+		if in.reannounceAt > 0 && in.reannounceAt < next {
+			next = in.reannounceAt
+		}
 	}
 	return max(0, next-d.now())
 }
 
+// vmacReannounce is when a VMAC master announces once more after a
+// burst: by then a master handing over to it has let go, and a frame the
+// old master sent from the shared MAC meanwhile no longer misleads the
+// switch.
+const vmacReannounce = 100 * time.Millisecond
+
 func (d *Daemon) renew(now time.Duration) {
 	for _, in := range d.instances {
+		if in.reannounceAt > 0 && in.reannounceAt <= now {
+			in.reannounceAt = 0
+			if in.holding {
+				if err := in.sendAnnouncements(1); err != nil {
+					d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", in.vr.Name()), "err", err)
+				}
+			}
+		}
 		if in.holding && in.renewAt <= now {
 			if err := in.renewAddresses(now); err != nil {
 				d.log.Error(fmt.Sprintf("(%s) renewing virtual addresses", in.vr.Name()), "err", err)
@@ -289,6 +313,9 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 		case vrrp.Announce:
 			if err := in.sendAnnouncements(a.Repeat); err != nil {
 				d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", name), "err", err)
+			}
+			if in.cfg.UseVMAC {
+				in.reannounceAt = now + vmacReannounce
 			}
 		case vrrp.Transition:
 			d.logTransition(a)

@@ -27,7 +27,8 @@ type instance struct {
 	renewAt  time.Duration
 	linkIsUp bool // as last seen; a change is a fault or a recovery
 
-	vmacLinkLocal netip.Addr // IPv6 with use_vmac: the VMAC's advert source
+	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
+	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)
 }
 
 // newInstance resolves an instance's interfaces and its source address:

@@ -286,3 +286,26 @@ func linkUp(name string) error {
 func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// Neighbour is the MAC the host's eth0 has for an address (nil if none).
+func (h *Host) Neighbour(addr netip.Addr) (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := h.Do(func() error {
+		link, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		fam := netlink.FAMILY_V4
+		if addr.Is6() {
+			fam = netlink.FAMILY_V6
+		}
+		list, err := netlink.NeighList(link.Attrs().Index, fam)
+		for _, n := range list {
+			if n.IP.Equal(addr.AsSlice()) {
+				mac = n.HardwareAddr
+			}
+		}
+		return err
+	})
+	return mac, err
+}

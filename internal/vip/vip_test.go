@@ -142,21 +142,10 @@ func TestAnnounceUpdatesClients(t *testing.T) {
 		}
 		deadline := time.Now().Add(3 * time.Second)
 		for {
-			var got net.HardwareAddr
-			c.Do(func() error {
-				link, _ := netlink.LinkByName("eth0")
-				fam := netlink.FAMILY_V4
-				if addr.Is6() {
-					fam = netlink.FAMILY_V6
-				}
-				list, err := netlink.NeighList(link.Attrs().Index, fam)
-				for _, n := range list {
-					if n.IP.Equal(addr.AsSlice()) {
-						got = n.HardwareAddr
-					}
-				}
-				return err
-			})
+			got, err := c.Neighbour(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got.String() == mac.String() {
 				break
 			}
