@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/netlab"
+	"github.com/vipd/vipd/internal/vrrp"
 	"github.com/vipd/vipd/internal/vrrplab"
 )
 
@@ -47,9 +48,9 @@ const (
 	backupPrio = 100
 )
 
-// mdi is Master_Down_Interval for a priority with 1 s adverts.
+// mdi is Master_Down_Interval for a priority with 1 s VRRPv3 adverts.
 func mdi(priority int) time.Duration {
-	return 3*time.Second + time.Duration(256-priority)*time.Second/256
+	return vrrp.MasterDownInterval(3, vrrp.DefaultDownTimerAdverts, uint8(priority), time.Second)
 }
 
 // An implementation under test and the lab it runs in. The labs' names

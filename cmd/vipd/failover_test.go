@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/netlab"
+	"github.com/vipd/vipd/internal/vrrp"
 	"github.com/vipd/vipd/internal/vrrplab"
 )
 
@@ -155,7 +156,7 @@ func logHas(t *testing.T, r *vrrplab.Router, line string) {
 
 // mdi is Master_Down_Interval for a priority with 1 s adverts.
 func mdi(priority int) time.Duration {
-	return 3*time.Second + time.Duration(256-priority)*time.Second/256
+	return vrrp.MasterDownInterval(3, vrrp.DefaultDownTimerAdverts, uint8(priority), time.Second)
 }
 
 // Three routers, VRRPv2 multicast: the highest priority wins; SIGKILL of

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/netlab"
+	"github.com/vipd/vipd/internal/vrrp"
 	"github.com/vipd/vipd/internal/vrrplab"
 )
 
@@ -186,7 +187,7 @@ func interop(t *testing.T, v interopVariant) {
 
 // skew is Skew_Time for a priority with 1 s adverts.
 func skew(priority int) time.Duration {
-	return time.Duration(256-priority) * time.Second / 256
+	return vrrp.SkewTime(3, uint8(priority), time.Second)
 }
 
 // probeSteps records the client's probe windows of a test's steps and

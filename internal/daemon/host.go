@@ -100,9 +100,9 @@ func sourceAddress(ifi *net.Interface, ipv6 bool) (netip.Addr, error) {
 // lifetime is how long the kernel keeps our addresses without a renewal:
 // longer than a backup needs to notice we are gone, so that a live master
 // never loses them, and short enough that a dead one's go soon after the
-// new master has taken over.
+// new master has taken over. vip.Add rounds it up to whole seconds.
 func (in *instance) lifetime() time.Duration {
-	return (in.vr.MasterDownInterval() + time.Second).Truncate(time.Second) + time.Second
+	return in.vr.MasterDownInterval() + time.Second
 }
 
 // renewEvery is how often a master renews its addresses' lifetime.
@@ -122,9 +122,10 @@ func (in *instance) takeAddresses(now time.Duration) error {
 func (in *instance) renewAddresses(now time.Duration) error {
 	in.holding = true
 	in.renewAt = now + renewEvery
+	lifetime := in.lifetime()
 	var errs []error
 	for _, a := range in.addrs {
-		errs = append(errs, vip.Add(a, in.lifetime()))
+		errs = append(errs, vip.Add(a, lifetime))
 	}
 	return errors.Join(errs...)
 }
