@@ -25,7 +25,13 @@ func (b *builder) instance(blk *Node) {
 	// The lower-priority bursts default to the master's, wherever those
 	// were set: global_defs or this instance.
 	lowDelay, lowRepeat := b.defs.lowDelay, b.defs.lowRepeat
+	strict := b.defs.strict
+	var acceptNode *Node // the last of accept and no_accept
+	// seen is the last statement of each keyword, for the checks that
+	// need the whole block read first.
+	seen := map[string]*Node{}
 	for _, n := range blk.Children {
+		seen[n.Keyword] = n
 		switch n.Keyword {
 		case "state":
 			if b.args(n, 1, 1) {
@@ -79,12 +85,12 @@ func (b *builder) instance(blk *Node) {
 			in.UnicastPeers = b.peers(n, in.UnicastPeers)
 		case "dont_track_primary":
 			in.DontTrackPrimary = b.args(n, 0, 0)
-		case "accept":
-			in.Accept = b.args(n, 0, 0)
-		case "no_accept":
-			// Needs firewall rules that drop traffic to the addresses
-			// (keepalived's nftables/iptables sets): refused until built.
-			b.notSupported(n)
+		case "accept", "no_accept":
+			if b.args(n, 0, 0) {
+				acceptNode = n
+			}
+		case "strict_mode":
+			strict = b.flag(n)
 		case "skip_check_adv_addr":
 			c.SkipCheckAdvAddr = b.flag(n)
 		case "lower_prio_no_advert":
@@ -124,6 +130,15 @@ func (b *builder) instance(blk *Node) {
 	b.family(in, version, explicitVersion)
 	if interval != nil {
 		b.advertInt(interval, c)
+	}
+	// keepalived's default: accept, except in strict mode where only the
+	// address owner accepts (RFC 5798's Accept_Mode defaults to false).
+	in.Accept = !strict || c.Priority == vrrp.PriorityOwner
+	if acceptNode != nil {
+		in.Accept = acceptNode.Keyword == "accept"
+	}
+	if strict {
+		b.strict(in, blk, seen)
 	}
 	if in.UseVMAC && in.VMACName == "" {
 		in.VMACName = "vrrp." + strconv.Itoa(int(c.VRID))

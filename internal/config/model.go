@@ -37,9 +37,19 @@ type Instance struct {
 	Excluded         []VIP // virtual_ipaddress_excluded: added and removed, not advertised
 	UnicastPeers     []netip.Addr
 	DontTrackPrimary bool
-	Accept           bool   // accept (keepalived's default unless vrrp_strict)
-	UseVMAC          bool   // use_vmac: a macvlan with the VRRP virtual MAC
-	VMACName         string // its name; default vrrp.VRID
+	// Accept is the accept mode in effect: accept/no_accept, else true
+	// unless in strict mode, where only the address owner accepts.
+	Accept   bool
+	UseVMAC  bool   // use_vmac: a macvlan with the VRRP virtual MAC
+	VMACName string // its name; default vrrp.VRID
+}
+
+// TakesTraffic reports whether a master of this instance takes in
+// packets addressed to its virtual addresses: it is their owner
+// (priority 255) or in accept mode (RFC 5798 §6.4.3). One that does not
+// must have them dropped.
+func (in *Instance) TakesTraffic() bool {
+	return in.Accept || in.VRRP.Priority == vrrp.PriorityOwner
 }
 
 // VIP is one line of virtual_ipaddress: "IP[/LEN] [brd IP|+|-] [dev IF]
@@ -109,6 +119,7 @@ type globalDefaults struct {
 	garpRepeat, refreshRepeat, lowRepeat *int
 	skipCheckAdvAddr, lowerPrioNoAdvert  bool
 	checksumAsV2                         bool
+	strict                               bool // vrrp_strict
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {
@@ -257,6 +268,8 @@ func (b *builder) globalDefs(g *Node) {
 			d.lowerPrioNoAdvert = b.flag(n)
 		case "v3_checksum_as_v2":
 			d.checksumAsV2 = b.args(n, 0, 0)
+		case "vrrp_strict":
+			d.strict = b.args(n, 0, 0)
 		default:
 			b.notSupported(n)
 		}

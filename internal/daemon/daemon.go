@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/firewall"
 	"github.com/vipd/vipd/internal/netio"
 	"github.com/vipd/vipd/internal/vip"
 	"github.com/vipd/vipd/internal/vrrp"
@@ -32,6 +33,7 @@ type Daemon struct {
 	epoch     time.Time
 	buf       []byte
 	drops     dropLog
+	fw        *firewall.Table // nil when every instance accepts
 }
 
 // New prepares everything the configuration needs on the host (sockets,
@@ -55,6 +57,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			return nil, err
 		}
 		d.instances = append(d.instances, in)
+		if !ci.TakesTraffic() {
+			if d.fw == nil {
+				if d.fw, err = firewall.Open(firewall.DefaultTable); err != nil {
+					d.Close()
+					return nil, fmt.Errorf("%s: vrrp_instance %s (no_accept or strict mode) needs a firewall table: %w", ci.Pos, ci.VRRP.Name, err)
+				}
+			}
+			in.fw = d.fw
+		}
 		c := ci.VRRP
 		if ci.UseVMAC {
 			// Both masters of a hand-over share the virtual MAC, so
@@ -63,6 +74,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			c.ReleaseGrace = 0
 		}
 		cfgs = append(cfgs, c)
+	}
+	if d.fw == nil {
+		// A run with no_accept that was killed left its table: with
+		// none now, nothing may stay blocked.
+		switch removed, err := firewall.Remove(firewall.DefaultTable); {
+		case err != nil:
+			log.Warn("removing the firewall table left by an earlier run", "err", err)
+		case removed:
+			log.Warn("removed firewall table inet " + firewall.DefaultTable + " left by an earlier run")
+		}
 	}
 	r, err := vrrp.NewRouter(cfgs, cfg.SyncGroups)
 	if err != nil {
@@ -107,11 +128,16 @@ func (d *Daemon) listen(in *instance) error {
 	return nil
 }
 
-// Close releases the sockets and VMAC interfaces. It does not touch
-// addresses: Run leaves none behind.
+// Close releases the sockets, VMAC interfaces and the firewall table. It
+// does not touch addresses: Run leaves none behind.
 func (d *Daemon) Close() {
 	for _, c := range d.conns {
 		c.Close()
+	}
+	if d.fw != nil {
+		if err := d.fw.Close(); err != nil {
+			d.log.Warn("removing the firewall table", "err", err)
+		}
 	}
 	for _, in := range d.instances {
 		if in.cfg.UseVMAC {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/firewall"
 	"github.com/vipd/vipd/internal/vip"
 	"github.com/vipd/vipd/internal/vrrp"
 )
@@ -27,8 +28,13 @@ type instance struct {
 	renewAt  time.Duration
 	linkIsUp bool // as last seen; a change is a fault or a recovery
 
-	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
-	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)
+	vmacLinkLocal netip.Addr // IPv6 with use_vmac: the VMAC's advert source
+
+	// fw blocks traffic to the addresses while master, for an instance
+	// not in accept mode (nil otherwise); blocked says it does now.
+	fw           *firewall.Table
+	blocked      bool
+	reannounceAt time.Duration // use_vmac: one more announcement then (0: none)
 }
 
 // newInstance resolves an instance's interfaces and its source address:
@@ -108,8 +114,16 @@ func (in *instance) lifetime() time.Duration {
 // renewEvery is how often a master renews its addresses' lifetime.
 const renewEvery = time.Second
 
-// takeAddresses puts the addresses on (a master's VMAC first goes up).
+// takeAddresses puts the addresses on (a master's VMAC first goes up). A
+// master not in accept mode blocks their traffic before they exist, so
+// that none is ever taken in.
 func (in *instance) takeAddresses(now time.Duration) error {
+	if in.fw != nil && !in.blocked {
+		if err := in.fw.Block(in.addrList()...); err != nil {
+			return err // without the block, the addresses must not go on
+		}
+		in.blocked = true
+	}
 	if in.cfg.UseVMAC {
 		if err := vip.SetVMACUp(in.send.Name, true, in.vmacLinkLocal); err != nil {
 			return err
@@ -139,7 +153,19 @@ func (in *instance) removeAddresses() error {
 	if in.cfg.UseVMAC {
 		errs = append(errs, vip.SetVMACUp(in.send.Name, false, netip.Addr{}))
 	}
+	if in.blocked {
+		errs = append(errs, in.fw.Unblock(in.addrList()...))
+		in.blocked = false
+	}
 	return errors.Join(errs...)
+}
+
+func (in *instance) addrList() []netip.Addr {
+	list := make([]netip.Addr, len(in.addrs))
+	for i, a := range in.addrs {
+		list[i] = a.Prefix.Addr()
+	}
+	return list
 }
 
 // removeStale removes configured addresses found at start-up: left by a

@@ -24,6 +24,7 @@ type Instance struct {
 	Peers     []netip.Addr // unicast_peer
 	UseVMAC   bool
 	Extra     []string // more lines for the instance block
+	Global    []string // more lines for global_defs
 }
 
 // Config is the keepalived.conf for one router.
@@ -37,7 +38,11 @@ func (in Instance) Config(routerID string) string {
 	if interval == 0 {
 		interval = time.Second
 	}
-	fmt.Fprintf(&b, "global_defs {\n    router_id %s\n}\n\n", routerID)
+	fmt.Fprintf(&b, "global_defs {\n    router_id %s\n", routerID)
+	for _, l := range in.Global {
+		fmt.Fprintf(&b, "    %s\n", l)
+	}
+	b.WriteString("}\n\n")
 	fmt.Fprintf(&b, "vrrp_instance %s {\n", name)
 	state := "BACKUP"
 	if !in.NoPreempt && in.Priority == 255 {
