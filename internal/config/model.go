@@ -25,6 +25,10 @@ type Config struct {
 // Global is global_defs.
 type Global struct {
 	RouterID string // empty: the host name
+	// GARPInterval and GNAInterval are the least time between two
+	// gratuitous ARPs, or two unsolicited neighbour advertisements, on
+	// one interface (vrrp_garp_interval, vrrp_gna_interval); 0: none.
+	GARPInterval, GNAInterval time.Duration
 }
 
 // Instance is a vrrp_instance: the protocol settings and what the daemon
@@ -268,6 +272,10 @@ func (b *builder) globalDefs(g *Node) {
 			d.lowerPrioNoAdvert = b.flag(n)
 		case "v3_checksum_as_v2":
 			d.checksumAsV2 = b.args(n, 0, 0)
+		case "vrrp_garp_interval":
+			setIf(&b.cfg.Global.GARPInterval, b.optSeconds(n))
+		case "vrrp_gna_interval":
+			setIf(&b.cfg.Global.GNAInterval, b.optSeconds(n))
 		case "vrrp_strict":
 			d.strict = b.args(n, 0, 0)
 		default:

@@ -193,3 +193,17 @@ func TestLoadLongPasswordWarns(t *testing.T) {
 		t.Fatalf("password %q", cfg.Instances[0].VRRP.AuthPass)
 	}
 }
+
+func TestLoadAnnouncementSpacing(t *testing.T) {
+	cfg, _, err := load(t, "global_defs {\n vrrp_garp_interval 0.25\n vrrp_gna_interval 1\n}\nvrrp_instance VI_1 {\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Global; g.GARPInterval != 250*time.Millisecond || g.GNAInterval != time.Second {
+		t.Fatalf("%+v", g)
+	}
+	_, _, err = load(t, "global_defs {\n vrrp_garp_interval -1\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "keepalived.conf:2: vrrp_garp_interval \"-1\"") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -34,6 +34,7 @@ type Daemon struct {
 	buf       []byte
 	drops     dropLog
 	fw        *firewall.Table // nil when every instance accepts
+	announcer *vip.Announcer
 }
 
 // New prepares everything the configuration needs on the host (sockets,
@@ -46,6 +47,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		ifnames: map[int]string{},
 		epoch:   time.Now(),
 	}
+	d.announcer = vip.NewAnnouncer(vip.Spacing{ARP: cfg.Global.GARPInterval, NA: cfg.Global.GNAInterval}, func(dev string, err error) {
+		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
+	})
 	if len(cfg.Instances) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
@@ -57,6 +61,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			return nil, err
 		}
 		d.instances = append(d.instances, in)
+		in.announcer = d.announcer
 		if !ci.TakesTraffic() {
 			if d.fw == nil {
 				if d.fw, err = firewall.Open(firewall.DefaultTable); err != nil {
@@ -134,6 +139,7 @@ func (d *Daemon) Close() {
 	for _, c := range d.conns {
 		c.Close()
 	}
+	d.announcer.Close()
 	if d.fw != nil {
 		if err := d.fw.Close(); err != nil {
 			d.log.Warn("removing the firewall table", "err", err)

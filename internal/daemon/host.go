@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -28,13 +29,19 @@ type instance struct {
 	renewAt  time.Duration
 	linkIsUp bool // as last seen; a change is a fault or a recovery
 
-	vmacLinkLocal netip.Addr // IPv6 with use_vmac: the VMAC's advert source
+	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
+	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)
 
 	// fw blocks traffic to the addresses while master, for an instance
 	// not in accept mode (nil otherwise); blocked says it does now.
-	fw           *firewall.Table
-	blocked      bool
-	reannounceAt time.Duration // use_vmac: one more announcement then (0: none)
+	fw      *firewall.Table
+	blocked bool
+
+	announcer *vip.Announcer
+	// mastership ends when the addresses go: announcements still queued
+	// for them must not go out.
+	mastership context.Context
+	endMaster  context.CancelFunc
 }
 
 // newInstance resolves an instance's interfaces and its source address:
@@ -118,6 +125,9 @@ const renewEvery = time.Second
 // master not in accept mode blocks their traffic before they exist, so
 // that none is ever taken in.
 func (in *instance) takeAddresses(now time.Duration) error {
+	if in.endMaster == nil {
+		in.mastership, in.endMaster = context.WithCancel(context.Background())
+	}
 	if in.fw != nil && !in.blocked {
 		if err := in.fw.Block(in.addrList()...); err != nil {
 			return err // without the block, the addresses must not go on
@@ -146,6 +156,10 @@ func (in *instance) renewAddresses(now time.Duration) error {
 
 func (in *instance) removeAddresses() error {
 	in.holding = false
+	if in.endMaster != nil {
+		in.endMaster()
+		in.endMaster = nil
+	}
 	var errs []error
 	for _, a := range in.addrs {
 		errs = append(errs, vip.Remove(a))
@@ -188,9 +202,12 @@ func (in *instance) removeStale() (removed []vip.Address, err error) {
 }
 
 func (in *instance) sendAnnouncements(rounds int) error {
+	if in.mastership == nil {
+		return nil // only a master announces its addresses
+	}
 	var errs []error
 	for dev, addrs := range in.announce {
-		errs = append(errs, vip.Announce(dev, addrs, rounds))
+		errs = append(errs, in.announcer.Announce(in.mastership, dev, addrs, rounds))
 	}
 	return errors.Join(errs...)
 }

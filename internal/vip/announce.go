@@ -16,9 +16,23 @@ import (
 // Announce tells the LAN that the addresses now live behind the
 // interface's MAC: rounds of gratuitous ARP (RFC 5227 announcements) for
 // IPv4 and unsolicited, overriding neighbour advertisements to all nodes
-// for IPv6. The sockets are opened per burst: bursts are rare, and an
-// interface that was re-created (a VMAC) is picked up by name.
+// for IPv6, all at once. The sockets are opened per burst: bursts are
+// rare, and an interface that was re-created (a VMAC) is picked up by name.
 func Announce(dev string, addrs []netip.Addr, rounds int) error {
+	return burst(dev, addrs, rounds, func(kind) error { return nil })
+}
+
+// kind is a kind of announcement; each has its own pace.
+type kind int
+
+const (
+	garp kind = iota // gratuitous ARP
+	gna              // unsolicited neighbour advertisement
+)
+
+// burst sends rounds of announcements, calling pace before each message;
+// an error from pace ends the burst.
+func burst(dev string, addrs []netip.Addr, rounds int, pace func(kind) error) error {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
 		return fmt.Errorf("announce on %s: %w", dev, err)
@@ -33,15 +47,15 @@ func Announce(dev string, addrs []netip.Addr, rounds int) error {
 	}
 	var errs []error
 	if len(v4) > 0 {
-		errs = append(errs, gratuitousARP(ifi, v4, rounds))
+		errs = append(errs, gratuitousARP(ifi, v4, rounds, pace))
 	}
 	if len(v6) > 0 {
-		errs = append(errs, unsolicitedNA(ifi, v6, rounds))
+		errs = append(errs, unsolicitedNA(ifi, v6, rounds, pace))
 	}
 	return errors.Join(errs...)
 }
 
-func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int) error {
+func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func(kind) error) error {
 	// Protocol 0: this socket only sends, so nothing queues up on it.
 	c, err := packet.Listen(ifi, packet.Raw, 0, nil)
 	if err != nil {
@@ -71,6 +85,9 @@ func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int) error {
 	to := &packet.Addr{HardwareAddr: ethernet.Broadcast}
 	for range rounds {
 		for _, fb := range frames {
+			if err := pace(garp); err != nil {
+				return err
+			}
 			if _, err := c.WriteTo(fb, to); err != nil {
 				return fmt.Errorf("gratuitous ARP on %s: %w", ifi.Name, err)
 			}
@@ -81,7 +98,7 @@ func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int) error {
 
 var allNodes = netip.MustParseAddr("ff02::1")
 
-func unsolicitedNA(ifi *net.Interface, addrs []netip.Addr, rounds int) error {
+func unsolicitedNA(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func(kind) error) error {
 	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
 	if err != nil {
 		return fmt.Errorf("neighbour advertisement on %s: %w", ifi.Name, err)
@@ -99,6 +116,9 @@ func unsolicitedNA(ifi *net.Interface, addrs []netip.Addr, rounds int) error {
 				Override:      true,
 				TargetAddress: a,
 				Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: ifi.HardwareAddr}},
+			}
+			if err := pace(gna); err != nil {
+				return err
 			}
 			if err := c.WriteTo(na, nil, allNodes); err != nil {
 				return fmt.Errorf("neighbour advertisement on %s: %w", ifi.Name, err)

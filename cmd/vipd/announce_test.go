@@ -1,0 +1,186 @@
+package main
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/vrrplab"
+)
+
+// heard is one announcement the client saw.
+type heard struct {
+	at     time.Time
+	sender string // the MAC it came from
+	addr   netip.Addr
+}
+
+// announcementLog records the gratuitous ARPs and unsolicited neighbour
+// advertisements reaching the client.
+type announcementLog struct {
+	mu    sync.Mutex
+	heard []heard
+}
+
+func (l *announcementLog) add(h heard) {
+	l.mu.Lock()
+	l.heard = append(l.heard, h)
+	l.mu.Unlock()
+}
+
+// from lists what the MAC sent for addr, in order.
+func (l *announcementLog) from(mac net.HardwareAddr, addr netip.Addr) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var at []time.Time
+	for _, h := range l.heard {
+		if h.sender == mac.String() && h.addr == addr {
+			at = append(at, h.at)
+		}
+	}
+	return at
+}
+
+// listenAnnouncements captures on the client's eth0 until the test ends.
+func listenAnnouncements(t *testing.T, l *vrrplab.Lab) *announcementLog {
+	t.Helper()
+	log := &announcementLog{}
+	var arps *packet.Conn
+	var nas *icmp.PacketConn
+	must(t, l.Client.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		if arps, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ARP, nil); err != nil {
+			return err
+		}
+		nas, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
+		return err
+	}))
+	t.Cleanup(func() { arps.Close(); nas.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := arps.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var f ethernet.Frame
+			var p arp.Packet
+			if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
+				continue
+			}
+			if p.SenderIP == p.TargetIP { // an announcement, not a question
+				log.add(heard{time.Now(), p.SenderHardwareAddr.String(), p.SenderIP})
+			}
+		}
+	}()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := nas.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			m, err := icmp.ParseMessage(58, buf[:n])
+			if err != nil || m.Type != ipv6.ICMPTypeNeighborAdvertisement {
+				continue
+			}
+			body, ok := m.Body.(*icmp.RawBody)
+			// flags(4) target(16) then options: type 2 (target MAC), length 1.
+			if !ok || len(body.Data) < 28 || body.Data[20] != 2 {
+				continue
+			}
+			target := netip.AddrFrom16([16]byte(body.Data[4:20]))
+			log.add(heard{time.Now(), net.HardwareAddr(body.Data[22:28]).String(), target})
+		}
+	}()
+	return log
+}
+
+func macOf(t *testing.T, r *vrrplab.Router) net.HardwareAddr {
+	t.Helper()
+	var mac net.HardwareAddr
+	must(t, r.Host.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	}))
+	return mac
+}
+
+// checkSpacing checks that each announcement came at least gap after the
+// one before (less a little for the client's clock).
+func checkSpacing(t *testing.T, what string, at []time.Time, gap time.Duration) {
+	t.Helper()
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d < gap-20*time.Millisecond {
+			t.Errorf("%s: announcements %d and %d came %v apart, want at least %v", what, i-1, i, d.Round(time.Millisecond), gap)
+		}
+	}
+}
+
+// vrrp_garp_interval and vrrp_gna_interval space a burst's gratuitous
+// ARPs and neighbour advertisements; a router that lets go of the
+// addresses mid-burst sends none of the rest.
+func TestAnnouncementSpacing(t *testing.T) {
+	t.Parallel()
+	vip4 := netip.MustParseAddr("198.18.36.100")
+	vip6 := netip.MustParseAddr("fd00:198:18:36::100")
+	const garpGap, gnaGap = 200 * time.Millisecond, 300 * time.Millisecond
+	prios := []int{200, 100}
+	l := newLab(t, "vfsp", "198.18.36.0/24", false, vipds(2), func(i int, r *vrrplab.Router) vrrplab.Instance {
+		return vrrplab.Instance{VRID: 36, Priority: prios[i], Version: 3, VIP: netip.MustParsePrefix("198.18.36.100/24"),
+			Global: []string{"vrrp_garp_interval 0.2", "vrrp_gna_interval 0.3"},
+			Extra: []string{"garp_master_delay 0", "garp_master_repeat 4",
+				"virtual_ipaddress_excluded {\n        fd00:198:18:36::100/64\n    }"}}
+	})
+	heard := listenAnnouncements(t, l)
+	r1, r2 := l.Router("r1"), l.Router("r2")
+	mac1, mac2 := macOf(t, r1), macOf(t, r2)
+	startAll(t, l, vip4, "r1")
+	time.Sleep(4 * gnaGap) // the rest of the bursts
+
+	arps, nas := heard.from(mac1, vip4), heard.from(mac1, vip6)
+	if len(arps) != 4 || len(nas) != 4 {
+		t.Fatalf("r1 as master sent %d gratuitous ARPs and %d neighbour advertisements, want 4 each", len(arps), len(nas))
+	}
+	checkSpacing(t, "gratuitous ARP", arps, garpGap)
+	checkSpacing(t, "neighbour advertisement", nas, gnaGap)
+	if total := nas[3].Sub(nas[0]); total > 3*gnaGap+time.Second {
+		t.Errorf("the NA burst took %v", total)
+	}
+
+	// r2 takes over with a long burst and is preempted in its midst.
+	must(t, r2.WriteConfig(vrrplab.Instance{VRID: 36, Priority: 100, Version: 3, VIP: netip.MustParsePrefix("198.18.36.100/24"),
+		Global: []string{"vrrp_garp_interval 0.2"}, Extra: []string{"garp_master_delay 0", "garp_master_repeat 100"}}.Config("r2")))
+	must(t, r2.Term(10*time.Second))
+	must(t, r2.Start())
+	waitLog(t, r2, "(VI_1) Entering BACKUP STATE")
+	lossless(t, l, "SIGTERM of r1", "r2", func() error { return r1.Term(10 * time.Second) })
+	must(t, r1.Start())
+	took, err := l.WaitHolders(mdi(200)+5*time.Second, "r1")
+	must(t, err)
+	time.Sleep(3 * garpGap)
+	sent := heard.from(mac2, vip4)
+	if len(sent) == 0 || len(sent) >= 100 {
+		t.Fatalf("r2 sent %d gratuitous ARPs as master; the scenario needs a burst cut short", len(sent))
+	}
+	if last := sent[len(sent)-1]; last.After(took.Add(50 * time.Millisecond)) {
+		t.Errorf("r2 sent a gratuitous ARP %v after r1 took the address", last.Sub(took).Round(time.Millisecond))
+	}
+	checkSpacing(t, "r2's gratuitous ARP", sent, garpGap)
+	t.Logf("r2 sent %d of 100 gratuitous ARPs before r1 preempted", len(sent))
+}
