@@ -272,6 +272,13 @@ func (b *builder) globalDefs(g *Node) {
 			d.lowerPrioNoAdvert = b.flag(n)
 		case "v3_checksum_as_v2":
 			d.checksumAsV2 = b.args(n, 0, 0)
+		case "vrrp_min_garp":
+			// One message per address on becoming master and no second
+			// burst; a later vrrp_garp_master_* still overrides.
+			if b.flag(n) {
+				one, none := 1, time.Duration(0)
+				d.garpRepeat, d.garpDelay = &one, &none
+			}
 		case "vrrp_garp_interval":
 			setIf(&b.cfg.Global.GARPInterval, b.optSeconds(n))
 		case "vrrp_gna_interval":

@@ -207,3 +207,13 @@ func TestLoadAnnouncementSpacing(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestLoadMinGARP(t *testing.T) {
+	cfg, _, err := load(t, "global_defs {\n vrrp_min_garp\n}\nvrrp_instance VI_1 {\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Instances[0].VRRP; c.GARPMasterRepeat != 1 || c.GARPMasterDelay != 0 {
+		t.Fatalf("repeat %d delay %v", c.GARPMasterRepeat, c.GARPMasterDelay)
+	}
+}
