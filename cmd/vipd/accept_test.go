@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -36,15 +35,7 @@ func unanswered(t *testing.T, l *vrrplab.Lab, what string, r *vrrplab.Router) {
 	}
 	mac, err := l.Client.Neighbour(l.VIP)
 	must(t, err)
-	var own net.HardwareAddr
-	must(t, r.Host.Do(func() error {
-		ifi, err := net.InterfaceByName("eth0")
-		if err == nil {
-			own = ifi.HardwareAddr
-		}
-		return err
-	}))
-	if mac.String() != own.String() {
+	if own := macOf(t, r); mac.String() != own.String() {
 		t.Errorf("%s: the client resolves the address to %v, want %s's %v", what, mac, r.Name, own)
 	}
 }

@@ -78,9 +78,9 @@ func Open(name string) (*Table, error) {
 			Priority: nftables.ChainPriorityRef(priority),
 		})
 		for _, r := range [][]expr.Any{
-			dropIPv4(c.addr, t.set4),
+			drop(unix.NFPROTO_IPV4, c.addr.off4, 4, t.set4),
 			acceptNeighbourDiscovery(),
-			dropIPv6(c.addr, t.set6),
+			drop(unix.NFPROTO_IPV6, c.addr.off6, 16, t.set6),
 		} {
 			conn.AddRule(&nftables.Rule{Table: t.table, Chain: chain, Exprs: r})
 		}
@@ -188,24 +188,12 @@ var (
 	destination = addrField{off4: 16, off6: 24}
 )
 
-// dropIPv4 is "meta nfproto ipv4 ip {s,d}addr @vips4 counter drop".
-func dropIPv4(f addrField, set *nftables.Set) []expr.Any {
+// drop is "ip {s,d}addr @vips4 counter drop" or its IPv6 twin.
+func drop(family byte, off, size uint32, set *nftables.Set) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off4, Len: 4},
-		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
-		&expr.Counter{},
-		&expr.Verdict{Kind: expr.VerdictDrop},
-	}
-}
-
-// dropIPv6 is "meta nfproto ipv6 ip6 {s,d}addr @vips6 counter drop".
-func dropIPv6(f addrField, set *nftables.Set) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV6}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off6, Len: 16},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{family}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: size},
 		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
 		&expr.Counter{},
 		&expr.Verdict{Kind: expr.VerdictDrop},
