@@ -184,3 +184,29 @@ func TestAnnouncementSpacing(t *testing.T) {
 	checkSpacing(t, "r2's gratuitous ARP", sent, garpGap)
 	t.Logf("r2 sent %d of 100 gratuitous ARPs before r1 preempted", len(sent))
 }
+
+// garp_extra_if: a VMAC master announces its addresses again every so
+// often (here every second) for as long as it is master.
+func TestExtraAnnouncements(t *testing.T) {
+	t.Parallel()
+	vip := netip.MustParseAddr("198.18.37.100")
+	l := newLab(t, "vfex", "198.18.37.0/24", false, vipds(1), func(i int, r *vrrplab.Router) vrrplab.Instance {
+		return vrrplab.Instance{VRID: 37, Priority: 100, Version: 2, UseVMAC: true, VIP: netip.MustParsePrefix("198.18.37.100/24"),
+			Extra: []string{"garp_master_delay 0", "garp_master_repeat 1", "garp_extra_if 1"}}
+	})
+	heard := listenAnnouncements(t, l)
+	startAll(t, l, vip, "r1")
+	took := time.Now()
+	time.Sleep(3500 * time.Millisecond)
+	vmac, _ := net.ParseMAC("00:00:5e:00:01:25")
+	var extra []time.Time
+	for _, at := range heard.from(vmac, vip) {
+		if at.After(took) {
+			extra = append(extra, at)
+		}
+	}
+	if len(extra) < 2 || len(extra) > 5 {
+		t.Fatalf("%d announcements in the 3.5s after the burst, want about 3 (one a second)", len(extra))
+	}
+	checkSpacing(t, "garp_extra_if", extra, 900*time.Millisecond)
+}

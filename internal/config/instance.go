@@ -26,6 +26,7 @@ func (b *builder) instance(blk *Node) {
 	// were set: global_defs or this instance.
 	lowDelay, lowRepeat := b.defs.lowDelay, b.defs.lowRepeat
 	strict := b.defs.strict
+	extra := b.defs.extraIf
 	var acceptNode *Node // the last of accept and no_accept
 	// seen is the last statement of each keyword, for the checks that
 	// need the whole block read first.
@@ -113,6 +114,10 @@ func (b *builder) instance(blk *Node) {
 			setIf(&c.GARPMasterRefreshRepeat, b.optInt(n))
 		case "garp_lower_prio_repeat":
 			lowRepeat = b.optInt(n)
+		case "garp_extra_if", "vmac_garp_intvl":
+			if v, ok := b.extraIf(n); ok {
+				extra = v
+			}
 		case "use_vmac":
 			if b.args(n, 0, 1) {
 				in.UseVMAC = true
@@ -140,6 +145,7 @@ func (b *builder) instance(blk *Node) {
 	if strict {
 		b.strict(in, blk, seen)
 	}
+	in.ExtraAnnounce, in.ExtraAnnounceAll = extra.every, extra.all
 	if in.UseVMAC && in.VMACName == "" {
 		in.VMACName = "vrrp." + strconv.Itoa(int(c.VRID))
 	}

@@ -46,6 +46,11 @@ type Instance struct {
 	Accept   bool
 	UseVMAC  bool   // use_vmac: a macvlan with the VRRP virtual MAC
 	VMACName string // its name; default vrrp.VRID
+	// ExtraAnnounce repeats announcements this often while master on the
+	// VMAC, or with ExtraAnnounceAll on every interface carrying the
+	// addresses (garp_extra_if), so that switches keep the MAC; 0: never.
+	ExtraAnnounce    time.Duration
+	ExtraAnnounceAll bool
 }
 
 // TakesTraffic reports whether a master of this instance takes in
@@ -124,6 +129,13 @@ type globalDefaults struct {
 	skipCheckAdvAddr, lowerPrioNoAdvert  bool
 	checksumAsV2                         bool
 	strict                               bool // vrrp_strict
+	extraIf                              extraIf
+}
+
+// extraIf is garp_extra_if: "[all] SECONDS" in either order.
+type extraIf struct {
+	every time.Duration
+	all   bool
 }
 
 func (b *builder) errorf(pos Pos, format string, args ...any) {
@@ -272,6 +284,10 @@ func (b *builder) globalDefs(g *Node) {
 			d.lowerPrioNoAdvert = b.flag(n)
 		case "v3_checksum_as_v2":
 			d.checksumAsV2 = b.args(n, 0, 0)
+		case "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl":
+			if v, ok := b.extraIf(n); ok {
+				d.extraIf = v
+			}
 		case "vrrp_min_garp":
 			// One message per address on becoming master and no second
 			// burst; a later vrrp_garp_master_* still overrides.
@@ -289,6 +305,28 @@ func (b *builder) globalDefs(g *Node) {
 			b.notSupported(n)
 		}
 	}
+}
+
+func (b *builder) extraIf(n *Node) (extraIf, bool) {
+	if !b.args(n, 1, 2) {
+		return extraIf{}, false
+	}
+	var v extraIf
+	var secs string
+	for _, a := range n.Args {
+		if a == "all" {
+			v.all = true
+		} else {
+			secs = a
+		}
+	}
+	s, err := strconv.Atoi(secs)
+	if err != nil || s < 1 || s > 86400 {
+		b.errorf(n.Pos, "%s: want [all] SECONDS, seconds a whole number 1..86400", n.Keyword)
+		return extraIf{}, false
+	}
+	v.every = time.Duration(s) * time.Second
+	return v, true
 }
 
 // flag reads a keyword that may be followed by true/false (keepalived's

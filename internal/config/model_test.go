@@ -217,3 +217,23 @@ func TestLoadMinGARP(t *testing.T) {
 		t.Fatalf("repeat %d delay %v", c.GARPMasterRepeat, c.GARPMasterDelay)
 	}
 }
+
+func TestLoadExtraAnnouncements(t *testing.T) {
+	cfg, _, err := load(t, "global_defs {\n vrrp_garp_extra_if all 60\n}\nvrrp_instance VI_1 {\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n"+
+		"vrrp_instance VI_2 {\n virtual_router_id 6\n garp_extra_if 30\n virtual_ipaddress {\n  198.18.0.2\n }\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := cfg.Instances[0]; in.ExtraAnnounce != time.Minute || !in.ExtraAnnounceAll {
+		t.Errorf("VI_1: %v %v", in.ExtraAnnounce, in.ExtraAnnounceAll)
+	}
+	if in := cfg.Instances[1]; in.ExtraAnnounce != 30*time.Second || in.ExtraAnnounceAll {
+		t.Errorf("VI_2: %v %v", in.ExtraAnnounce, in.ExtraAnnounceAll)
+	}
+	for _, bad := range []string{"0", "86401", "all", "all x"} {
+		_, _, err = load(t, "global_defs {\n vrrp_garp_extra_if "+bad+"\n}\n")
+		if err == nil || !strings.Contains(err.Error(), "keepalived.conf:2: vrrp_garp_extra_if: want [all] SECONDS") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}

@@ -274,6 +274,9 @@ func (d *Daemon) untilNext() time.Duration {
 		if in.reannounceAt > 0 && in.reannounceAt < next {
 			next = in.reannounceAt
 		}
+		if in.holding && len(in.extraDevs) > 0 && in.extraAt < next {
+			next = in.extraAt
+		}
 	}
 	return max(0, next-d.now())
 }
@@ -292,6 +295,12 @@ func (d *Daemon) renew(now time.Duration) {
 				if err := in.sendAnnouncements(1); err != nil {
 					d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", in.vr.Name()), "err", err)
 				}
+			}
+		}
+		if in.holding && len(in.extraDevs) > 0 && in.extraAt <= now {
+			in.extraAt = now + in.cfg.ExtraAnnounce
+			if err := in.announceOn(in.extraDevs, 1); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", in.vr.Name()), "err", err)
 			}
 		}
 		if in.holding && in.renewAt <= now {

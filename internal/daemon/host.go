@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vipd/vipd/internal/config"
@@ -38,6 +39,8 @@ type instance struct {
 	blocked bool
 
 	announcer *vip.Announcer
+	extraDevs []string      // garp_extra_if: announced on again every cfg.ExtraAnnounce
+	extraAt   time.Duration // while master, when next
 	// mastership ends when the addresses go: announcements still queued
 	// for them must not go out.
 	mastership context.Context
@@ -84,6 +87,15 @@ func newInstance(ci *config.Instance) (*instance, error) {
 			in.announce[a.Dev] = append(in.announce[a.Dev], a.Prefix.Addr())
 		}
 	}
+	if ci.ExtraAnnounce > 0 {
+		// As keepalived: by default only on the VMAC, with "all" on
+		// every interface carrying the addresses.
+		for dev := range in.announce {
+			if ci.ExtraAnnounceAll || ci.UseVMAC && dev == in.send.Name {
+				in.extraDevs = append(in.extraDevs, dev)
+			}
+		}
+	}
 	return in, nil
 }
 
@@ -127,6 +139,7 @@ const renewEvery = time.Second
 func (in *instance) takeAddresses(now time.Duration) error {
 	if in.endMaster == nil {
 		in.mastership, in.endMaster = context.WithCancel(context.Background())
+		in.extraAt = now + in.cfg.ExtraAnnounce
 	}
 	if in.fw != nil && !in.blocked {
 		if err := in.fw.Block(in.addrList()...); err != nil {
@@ -202,12 +215,20 @@ func (in *instance) removeStale() (removed []vip.Address, err error) {
 }
 
 func (in *instance) sendAnnouncements(rounds int) error {
+	return in.announceOn(nil, rounds)
+}
+
+// announceOn announces the addresses on the given interfaces (nil: all
+// that carry them).
+func (in *instance) announceOn(devs []string, rounds int) error {
 	if in.mastership == nil {
 		return nil // only a master announces its addresses
 	}
 	var errs []error
 	for dev, addrs := range in.announce {
-		errs = append(errs, in.announcer.Announce(in.mastership, dev, addrs, rounds))
+		if devs == nil || slices.Contains(devs, dev) {
+			errs = append(errs, in.announcer.Announce(in.mastership, dev, addrs, rounds))
+		}
 	}
 	return errors.Join(errs...)
 }
