@@ -121,13 +121,16 @@ func (d *Daemon) listen(in *instance) error {
 	}
 	d.ifnames[in.base.Index] = in.base.Name
 	// A VMAC in private mode takes multicast carrying its own MAC as
-	// source, which is every other router's advert: hear it there too.
+	// source, which is every other router's advert: hear it there too,
+	// while it is up (takeAddresses joins the group there).
 	d.ifnames[in.send.Index] = in.base.Name
+	in.conn = conn
 	if c.Group.IsMulticast() && len(in.cfg.UnicastPeers) == 0 {
-		for _, ifi := range []*net.Interface{in.base, in.send} {
-			if err := conn.Join(ifi, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("vrrp_instance %s: joining %v on %s: %w", c.Name, c.Group, ifi.Name, err)
-			}
+		if err := conn.Join(in.base, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("vrrp_instance %s: joining %v on %s: %w", c.Name, c.Group, in.base.Name, err)
+		}
+		if in.send != in.base {
+			in.vmacGroup = c.Group
 		}
 	}
 	return nil
@@ -342,7 +345,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 		name := a.Instance.Name()
 		switch a.Kind {
 		case vrrp.SendAdvert:
-			d.sendAdvert(in, a.Priority)
+			d.sendAdvert(in, a.Priority, a.Reason)
 		case vrrp.AddAddresses:
 			if err := in.takeAddresses(now); err != nil {
 				d.log.Error(fmt.Sprintf("(%s) adding virtual addresses", name), "err", err)
@@ -380,14 +383,23 @@ func (d *Daemon) logTransition(a vrrp.Action) {
 	}
 }
 
-func (d *Daemon) sendAdvert(in *instance, priority uint8) {
+func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 	c := in.vr.Config()
 	conn := d.conns[c.IPv6]
+	out := in.send
+	if in.cfg.UseVMAC && reason == vrrp.ReasonSteppingDown && priority != vrrp.PriorityStop {
+		// A master beaten by a higher priority says its own priority once
+		// more after the winner has announced from the virtual MAC we
+		// share: from the VMAC, that frame would pull the switch's port
+		// for the MAC back to us just as we let go. From the parent the
+		// winner still hears it (and re-announces if it had missed us).
+		out = in.base
+	}
 	for _, dst := range in.dsts {
 		var err error
 		d.buf, err = in.vr.AppendAdvert(d.buf[:0], priority, c.Source, dst)
 		if err == nil {
-			err = conn.Write(d.buf, in.send, c.Source, dst)
+			err = conn.Write(d.buf, out, c.Source, dst)
 		}
 		if err != nil {
 			d.drops.sendFailed(d, in, dst, err)

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/firewall"
+	"github.com/vipd/vipd/internal/netio"
 	"github.com/vipd/vipd/internal/vip"
 	"github.com/vipd/vipd/internal/vrrp"
 )
@@ -32,6 +34,10 @@ type instance struct {
 
 	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
 	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)
+	// vmacGroup is the advert group the VMAC joins while up (invalid
+	// without use_vmac or with unicast peers), on conn.
+	vmacGroup netip.Addr
+	conn      *netio.Conn
 
 	// fw blocks traffic to the addresses while master, for an instance
 	// not in accept mode (nil otherwise); blocked says it does now.
@@ -133,6 +139,11 @@ func (in *instance) lifetime() time.Duration {
 // renewEvery is how often a master renews its addresses' lifetime.
 const renewEvery = time.Second
 
+// addressWait bounds how long a new master waits for its addresses to
+// take traffic before it announces them (vip.WaitLocal): about a
+// millisecond for IPv6 usually, more on a busy host.
+const addressWait = 200 * time.Millisecond
+
 // takeAddresses puts the addresses on (a master's VMAC first goes up). A
 // master not in accept mode blocks their traffic before they exist, so
 // that none is ever taken in.
@@ -147,12 +158,36 @@ func (in *instance) takeAddresses(now time.Duration) error {
 		}
 		in.blocked = true
 	}
-	if in.cfg.UseVMAC {
-		if err := vip.SetVMACUp(in.send.Name, true, in.vmacLinkLocal); err != nil {
+	if !in.cfg.UseVMAC {
+		if err := in.renewAddresses(now); err != nil {
 			return err
 		}
+		return vip.WaitLocal(in.addrList(), addressWait)
 	}
-	return in.renewAddresses(now)
+	// Every frame from the VMAC points the switch at us for the virtual
+	// MAC, so none may leave before the addresses take traffic. The VMAC
+	// comes up in no group the kernel would report at once (the advert
+	// group is left while down), the addresses go on, we wait for their
+	// local routes, and only then come the link-local address and the
+	// advert group, with their multicast reports.
+	if err := vip.SetVMACUp(in.send.Name, true, netip.Addr{}); err != nil {
+		return err
+	}
+	if err := in.renewAddresses(now); err != nil {
+		return err
+	}
+	if err := vip.WaitLocal(in.addrList(), addressWait); err != nil {
+		return err
+	}
+	if err := vip.SetVMACLinkLocal(in.send.Name, in.vmacLinkLocal); err != nil {
+		return err
+	}
+	if in.vmacGroup.IsValid() {
+		if err := in.conn.Join(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("joining %v on %s: %w", in.vmacGroup, in.send.Name, err)
+		}
+	}
+	return nil
 }
 
 // renewAddresses adds the addresses or restarts their lifetime.
@@ -174,11 +209,20 @@ func (in *instance) removeAddresses() error {
 		in.endMaster = nil
 	}
 	var errs []error
+	if in.cfg.UseVMAC {
+		// Down first: leaving a group (an address's solicited-node group
+		// too) while up sends a report from the virtual MAC, which would
+		// pull the switch back to us from the new master. Down, the VMAC
+		// sends nothing, and loses its IPv6 addresses by itself.
+		errs = append(errs, vip.SetVMACUp(in.send.Name, false, netip.Addr{}))
+		if in.vmacGroup.IsValid() {
+			if err := in.conn.Leave(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+				errs = append(errs, fmt.Errorf("leaving %v on %s: %w", in.vmacGroup, in.send.Name, err))
+			}
+		}
+	}
 	for _, a := range in.addrs {
 		errs = append(errs, vip.Remove(a))
-	}
-	if in.cfg.UseVMAC {
-		errs = append(errs, vip.SetVMACUp(in.send.Name, false, netip.Addr{}))
 	}
 	if in.blocked {
 		errs = append(errs, in.fw.Unblock(in.addrList()...))

@@ -79,6 +79,15 @@ func (c *Conn) Join(ifi *net.Interface, group netip.Addr) error {
 	return c.c4.JoinGroup(ifi, g)
 }
 
+// Leave leaves a multicast group on an interface.
+func (c *Conn) Leave(ifi *net.Interface, group netip.Addr) error {
+	g := &net.IPAddr{IP: group.AsSlice()}
+	if c.ipv6 {
+		return c.c6.LeaveGroup(ifi, g)
+	}
+	return c.c4.LeaveGroup(ifi, g)
+}
+
 // Read waits for the next packet, into buf.
 func (c *Conn) Read(buf []byte) (Received, error) {
 	var r Received

@@ -57,6 +57,29 @@ func Add(a Address, lifetime time.Duration) error {
 	return nil
 }
 
+// WaitLocal waits until the kernel delivers traffic for every address
+// locally, at most timeout. An IPv6 address can be listed at once yet not
+// receive for a while: the kernel inserts its local route later, from a
+// work queue (its DAD work, which runs even for addresses without DAD),
+// and until then a packet for it is dropped as one to forward. Nothing may
+// announce the address before that.
+func WaitLocal(addrs []netip.Addr, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, a := range addrs {
+		for {
+			routes, err := netlink.RouteGet(a.AsSlice())
+			if err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("virtual address %v: no local route after %v", a, timeout)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	return nil
+}
+
 // Remove takes the address off its interface. An address (or interface)
 // already gone is not an error: the goal is reached.
 func Remove(a Address) error {

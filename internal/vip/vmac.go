@@ -101,11 +101,21 @@ func SetVMACUp(name string, up bool, linkLocal netip.Addr) error {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("use_vmac: %s up: %w", name, err)
 	}
-	if linkLocal.IsValid() {
-		ll := &netlink.Addr{IPNet: &net.IPNet{IP: linkLocal.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
-		if err := netlink.AddrReplace(link, ll); err != nil {
-			return fmt.Errorf("use_vmac: link-local %v on %s: %w", linkLocal, name, err)
-		}
+	return SetVMACLinkLocal(name, linkLocal)
+}
+
+// SetVMACLinkLocal puts linkLocal (if valid) on the VMAC, without DAD.
+func SetVMACLinkLocal(name string, linkLocal netip.Addr) error {
+	if !linkLocal.IsValid() {
+		return nil
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("use_vmac: %s: %w", name, err)
+	}
+	ll := &netlink.Addr{IPNet: &net.IPNet{IP: linkLocal.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+	if err := netlink.AddrReplace(link, ll); err != nil {
+		return fmt.Errorf("use_vmac: link-local %v on %s: %w", linkLocal, name, err)
 	}
 	return nil
 }
