@@ -170,7 +170,7 @@ func (in *instance) takeAddresses(now time.Duration) error {
 	// group is left while down), the addresses go on, we wait for their
 	// local routes, and only then come the link-local address and the
 	// advert group, with their multicast reports.
-	if err := vip.SetVMACUp(in.send.Name, true, netip.Addr{}); err != nil {
+	if err := vip.SetVMACUp(in.send.Name, true); err != nil {
 		return err
 	}
 	if err := in.renewAddresses(now); err != nil {
@@ -214,7 +214,7 @@ func (in *instance) removeAddresses() error {
 		// too) while up sends a report from the virtual MAC, which would
 		// pull the switch back to us from the new master. Down, the VMAC
 		// sends nothing, and loses its IPv6 addresses by itself.
-		errs = append(errs, vip.SetVMACUp(in.send.Name, false, netip.Addr{}))
+		errs = append(errs, vip.SetVMACUp(in.send.Name, false))
 		if in.vmacGroup.IsValid() {
 			if err := in.conn.Leave(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 				errs = append(errs, fmt.Errorf("leaving %v on %s: %w", in.vmacGroup, in.send.Name, err))

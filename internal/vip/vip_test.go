@@ -171,7 +171,10 @@ func TestVMAC(t *testing.T) {
 				t.Errorf("vmac %+v: want the virtual MAC, down", ifi)
 			}
 			ll := netip.MustParseAddr("fe80::1")
-			if err := vip.SetVMACUp("vrrp.42", true, ll); err != nil {
+			if err := vip.SetVMACUp("vrrp.42", true); err != nil {
+				return err
+			}
+			if err := vip.SetVMACLinkLocal("vrrp.42", ll); err != nil {
 				return err
 			}
 			if ok, err := vip.Present(vip.Address{Prefix: netip.PrefixFrom(ll, 64), Dev: "vrrp.42"}); !ok || err != nil {

@@ -85,12 +85,9 @@ func EnsureVMAC(parent, name string, mac net.HardwareAddr) (*net.Interface, erro
 	return net.InterfaceByName(name)
 }
 
-// SetVMACUp brings the VMAC up, with linkLocal (if valid) on it without
-// DAD, when this router becomes master; down when it stops being master.
-// keepalived copies the parent's link-local address for the same reason:
-// an IPv6 advert's source must be a link-local address of the interface
-// it leaves by.
-func SetVMACUp(name string, up bool, linkLocal netip.Addr) error {
+// SetVMACUp brings the VMAC up when this router becomes master, down
+// when it stops being master.
+func SetVMACUp(name string, up bool) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("use_vmac: %s: %w", name, err)
@@ -101,10 +98,13 @@ func SetVMACUp(name string, up bool, linkLocal netip.Addr) error {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("use_vmac: %s up: %w", name, err)
 	}
-	return SetVMACLinkLocal(name, linkLocal)
+	return nil
 }
 
 // SetVMACLinkLocal puts linkLocal (if valid) on the VMAC, without DAD.
+// keepalived copies the parent's link-local address for the same reason:
+// an IPv6 advert's source must be a link-local address of the interface
+// it leaves by.
 func SetVMACLinkLocal(name string, linkLocal netip.Addr) error {
 	if !linkLocal.IsValid() {
 		return nil
