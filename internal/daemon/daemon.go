@@ -296,14 +296,14 @@ func (d *Daemon) renew(now time.Duration) {
 			in.reannounceAt = 0
 			if in.holding {
 				if err := in.sendAnnouncements(1); err != nil {
-					d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", in.vr.Name()), "err", err)
+					d.announceFailed(in, err)
 				}
 			}
 		}
 		if in.holding && len(in.extraDevs) > 0 && in.extraAt <= now {
 			in.extraAt = now + in.cfg.ExtraAnnounce
 			if err := in.announceOn(in.extraDevs, 1); err != nil {
-				d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", in.vr.Name()), "err", err)
+				d.announceFailed(in, err)
 			}
 		}
 		if in.holding && in.renewAt <= now {
@@ -312,6 +312,10 @@ func (d *Daemon) renew(now time.Duration) {
 			}
 		}
 	}
+}
+
+func (d *Daemon) announceFailed(in *instance, err error) {
+	d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", in.vr.Name()), "err", err)
 }
 
 func (d *Daemon) releaseAll() {
@@ -356,7 +360,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 			}
 		case vrrp.Announce:
 			if err := in.sendAnnouncements(a.Repeat); err != nil {
-				d.log.Error(fmt.Sprintf("(%s) sending gratuitous ARP / neighbour advertisements", name), "err", err)
+				d.announceFailed(in, err)
 			}
 			if in.cfg.UseVMAC {
 				in.reannounceAt = now + vmacReannounce
