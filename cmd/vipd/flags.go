@@ -17,6 +17,9 @@ type options struct {
 	pidFile    string
 	umask      int // -1: leave it
 	test       bool
+	dump       bool   // -d: print the configuration as understood
+	configID   string // -i: which @ID lines apply; empty: the short host name
+	allConfig  bool   // -e: an include that finds no file is an error
 	testLog    string
 	version    bool
 	help       bool
@@ -75,7 +78,7 @@ var optionTable = []option{
 	{short: 'I', long: "dont-release-ipvs", set: ignored}, // no IPVS topology to keep
 	{short: 'R', long: "dont-respawn", set: ignored},      // one process, no children
 	{short: 'n', long: "dont-fork", set: func(o *options, _ string) error { o.foreground = true; return nil }},
-	{short: 'd', long: "dump-conf", refused: "option --dump-conf is not supported yet"},
+	{short: 'd', long: "dump-conf", set: func(o *options, _ string) error { o.dump = true; return nil }},
 	{short: 'p', long: "pid", arg: needsArg, set: func(o *options, v string) error { o.pidFile = v; return nil }},
 	{short: 'r', long: "vrrp_pid", arg: needsArg, set: ignored}, // no child processes
 	{short: 'c', long: "checkers_pid", arg: needsArg, set: ignored},
@@ -87,8 +90,8 @@ var optionTable = []option{
 	{short: 's', long: "namespace", arg: needsArg, refused: "option --namespace is not supported yet (run vipd under 'ip netns exec')"},
 	{short: 'm', long: "core-dump", set: ignored},
 	{short: 'M', long: "core-dump-pattern", arg: optionalArg, refused: "option --core-dump-pattern is not supported yet"},
-	{short: 'e', long: "all-config", refused: "option --all-config is not supported yet"},
-	{short: 'i', long: "config-id", arg: needsArg, refused: "option --config-id is not supported yet (configuration lines starting with @ are not supported yet either)"},
+	{short: 'e', long: "all-config", set: func(o *options, _ string) error { o.allConfig = true; return nil }},
+	{short: 'i', long: "config-id", arg: needsArg, set: func(o *options, v string) error { o.configID = v; return nil }},
 	{long: "signum", arg: needsArg, refused: "option --signum is not supported yet"},
 	{short: 't', long: "config-test", arg: optionalArg, set: func(o *options, v string) error { o.test, o.testLog = true, v; return nil }},
 	{short: 'v', long: "version", set: func(o *options, _ string) error { o.version = true; return nil }},
@@ -200,6 +203,11 @@ const usage = `usage: vipd [OPTION...]          run VRRP as keepalived does, fro
   -u, --umask=MASK         umask for files vipd creates
   -t, --config-test[=LOG]  check the configuration: exit 0 if good, else report
                            each problem with its file:line and exit non-zero
+  -d, --dump-conf          print the configuration as vipd understood it, every
+                           default filled in, in keepalived.conf syntax
+  -i, --config-id=ID       keep the @ID lines of the configuration (default:
+                           the host name up to its first dot)
+  -e, --all-config         an include that finds no file is an error
   -v, --version            print the version
   -h, --help               this help
 

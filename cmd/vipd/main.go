@@ -51,14 +51,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "vipd %s (keepalived.conf compatible)\n", version)
 		return 0
 	case o.test:
-		return configTest(o, stderr)
+		return configTest(o, stdout, stderr)
 	}
-	return runDaemon(o, stderr)
+	return runDaemon(o, stdout, stderr)
 }
 
 // configTest is -t: every problem with its file:line, exit 0 only when
 // the file would run.
-func configTest(o *options, stderr io.Writer) int {
+func configTest(o *options, stdout, stderr io.Writer) int {
 	out := stderr
 	if o.testLog != "" {
 		f, err := os.Create(o.testLog)
@@ -69,7 +69,7 @@ func configTest(o *options, stderr io.Writer) int {
 		defer f.Close()
 		out = f
 	}
-	cfg, err := config.Load(o.configFile)
+	cfg, err := config.Load(o.configFile, o.configOptions())
 	if cfg != nil {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintln(out, "warning:", w)
@@ -82,6 +82,12 @@ func configTest(o *options, stderr io.Writer) int {
 		fmt.Fprintln(out, err)
 		return exitConfig
 	}
+	if o.dump {
+		if err := cfg.Dump(stdout); err != nil {
+			fmt.Fprintln(stderr, "vipd:", err)
+			return 1
+		}
+	}
 	for _, in := range cfg.Instances {
 		if _, err := os.Stat("/sys/class/net/" + in.VRRP.Interface); err != nil {
 			fmt.Fprintf(out, "warning: %s: vrrp_instance %s: interface %s does not exist on this host\n", in.Pos, in.VRRP.Name, in.VRRP.Interface)
@@ -90,16 +96,27 @@ func configTest(o *options, stderr io.Writer) int {
 	return 0
 }
 
-func runDaemon(o *options, stderr io.Writer) int {
+// configOptions are the flags that change how the file reads.
+func (o *options) configOptions() config.Options {
+	return config.Options{ConfigID: o.configID, StrictIncludes: o.allConfig}
+}
+
+func runDaemon(o *options, stdout, stderr io.Writer) int {
 	// The configuration is checked before going to the background, so
 	// that a bad one is reported where the operator sees it.
-	cfg, err := config.Load(o.configFile)
+	cfg, err := config.Load(o.configFile, o.configOptions())
 	if err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
+	}
+	if o.dump {
+		if err := cfg.Dump(stdout); err != nil {
+			fmt.Fprintln(stderr, "vipd:", err)
+			return 1
+		}
 	}
 	if !o.foreground {
 		return detach(stderr)

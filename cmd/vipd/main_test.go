@@ -38,7 +38,7 @@ func TestOptions(t *testing.T) {
 	if err != nil || !o.test || o.testLog != "/tmp/log" {
 		t.Errorf("options %+v, %v", o, err)
 	}
-	for _, bad := range [][]string{{"-x"}, {"-C"}, {"--snmp"}, {"-i", "lb1"}, {"-f"}, {"-Z"}, {"--nope"}, {"stray"}, {"-S", "local9"}} {
+	for _, bad := range [][]string{{"-x"}, {"-C"}, {"--snmp"}, {"-f"}, {"-Z"}, {"--nope"}, {"stray"}, {"-S", "local9"}} {
 		if _, err := parseOptions(bad); err == nil {
 			t.Errorf("%q: accepted", bad)
 		}
@@ -61,7 +61,7 @@ func TestConfigTest(t *testing.T) {
 	}
 	good := write("good.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n priority 100\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
 	bad := write("bad.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 300\n}\n")
-	unsupported := write("unsup.conf", "vrrp_script chk {\n script true\n}\n")
+	unsupported := write("unsup.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n track_script {\n  chk\n }\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
 	for _, c := range []struct {
 		file string
 		code int
@@ -69,7 +69,7 @@ func TestConfigTest(t *testing.T) {
 	}{
 		{good, 0, ""},
 		{bad, exitConfig, "bad.conf:3"},
-		{unsupported, exitConfig, "keyword vrrp_script (" + unsupported + ":1) is not supported yet"},
+		{unsupported, exitConfig, "keyword track_script (" + unsupported + ":4) is not supported yet"},
 		{filepath.Join(dir, "missing.conf"), exitConfig, "missing.conf"},
 	} {
 		var out, errb bytes.Buffer
@@ -82,6 +82,27 @@ func TestConfigTest(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-n", "-f", bad}, &out, &errb); code != exitConfig {
 		t.Errorf("daemon on a bad file: exit %d, %q", code, errb.String())
+	}
+}
+
+// -d prints what vipd understood, defaults filled in, and -i chooses the
+// @ID lines.
+func TestDumpAndConfigID(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "k.conf")
+	conf := "$IF=eth7\nvrrp_instance VI_1 {\n interface $IF\n virtual_router_id 5\n@lb1 priority 200\n@^lb1 priority 50\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n"
+	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for id, prio := range map[string]string{"lb1": "priority 200", "lb2": "priority 50"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{"-t", "-d", "-i", id, "-f", p}, &out, &errb); code != 0 {
+			t.Fatalf("-i %s: exit %d: %s", id, code, errb.String())
+		}
+		for _, want := range []string{"interface eth7\n", prio + "\n", "advert_int 1\n", "garp_master_delay 5\n", "192.0.2.5/24\n"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("-i %s: dump lacks %q:\n%s", id, want, out.String())
+			}
+		}
 	}
 }
 

@@ -16,15 +16,32 @@ func (b *builder) instance(blk *Node) {
 		return
 	}
 	in := &Instance{Pos: blk.Pos, VRRP: vrrp.DefaultConfig()}
+	errsBefore := len(b.errs)
+	defer func() {
+		if len(b.errs) > errsBefore {
+			if b.broken == nil {
+				b.broken = map[*Instance]bool{}
+			}
+			b.broken[in] = true
+		}
+	}()
 	c := &in.VRRP
 	c.Name, c.Interface = blk.Args[0], "eth0"
 	b.inherit(c)
 	var interval *Node // advert_int is checked once the version is known
 	version := b.version
 	explicitVersion := false
-	// The lower-priority bursts default to the master's, wherever those
-	// were set: global_defs or this instance.
+	// The lower-priority bursts default to global_defs' master bursts,
+	// not this instance's (keepalived 2.2.7's dump shows it).
 	lowDelay, lowRepeat := b.defs.lowDelay, b.defs.lowRepeat
+	if lowDelay == nil {
+		v := c.GARPMasterDelay // inherited from global_defs so far
+		lowDelay = &v
+	}
+	if lowRepeat == nil {
+		v := c.GARPMasterRepeat
+		lowRepeat = &v
+	}
 	strict := b.defs.strict
 	extra := b.defs.extraIf
 	var acceptNode *Node // the last of accept and no_accept
@@ -41,7 +58,7 @@ func (b *builder) instance(blk *Node) {
 					c.WantMaster = true
 				case "BACKUP":
 				default:
-					b.errorf(n.Pos, "state %q: must be MASTER or BACKUP", n.Args[0])
+					b.warnf(n.Pos, "state %q: unknown, taken as BACKUP (MASTER or BACKUP)", n.Args[0])
 				}
 			}
 		case "interface":
@@ -78,7 +95,12 @@ func (b *builder) instance(blk *Node) {
 			in.Excluded = b.vips(n, in.Excluded)
 		case "unicast_src_ip", "mcast_src_ip":
 			if b.args(n, 1, 1) {
-				if a, ok := b.addr(n, n.Args[0]); ok {
+				arg := n.Args[0]
+				if a, length, cut := strings.Cut(arg, "/"); cut {
+					b.warnf(n.Pos, "%s %s: the /%s is ignored, as keepalived does", n.Keyword, arg, length)
+					arg = a
+				}
+				if a, ok := b.addr(n, arg); ok {
 					c.Source = a
 				}
 			}
@@ -93,7 +115,13 @@ func (b *builder) instance(blk *Node) {
 		case "strict_mode":
 			strict = b.flag(n)
 		case "skip_check_adv_addr":
-			c.SkipCheckAdvAddr = b.flag(n)
+			// keepalived 2.2.7 turns it on whatever value follows.
+			if b.args(n, 0, 1) {
+				c.SkipCheckAdvAddr = true
+				if len(n.Args) == 1 && !b.flag(n) {
+					b.warnf(n.Pos, "skip_check_adv_addr %s: keepalived 2.2.7 ignores the value and turns the option on, and so does vipd; remove the line to keep the check", n.Args[0])
+				}
+			}
 		case "lower_prio_no_advert":
 			c.LowerPrioNoAdvert = b.flag(n)
 		case "v3_checksum_as_v2":
@@ -103,11 +131,11 @@ func (b *builder) instance(blk *Node) {
 				c.DownTimerAdverts = v
 			}
 		case "garp_master_delay":
-			setIf(&c.GARPMasterDelay, b.optSeconds(n))
+			setIf(&c.GARPMasterDelay, b.optWholeSeconds(n))
 		case "garp_master_refresh":
-			setIf(&c.GARPMasterRefresh, b.optSeconds(n))
+			setIf(&c.GARPMasterRefresh, b.optWholeSeconds(n))
 		case "garp_lower_prio_delay":
-			lowDelay = b.optSeconds(n)
+			lowDelay = b.optWholeSeconds(n)
 		case "garp_master_repeat":
 			setIf(&c.GARPMasterRepeat, b.optInt(n))
 		case "garp_master_refresh_repeat":
@@ -119,19 +147,25 @@ func (b *builder) instance(blk *Node) {
 				extra = v
 			}
 		case "use_vmac":
-			if b.args(n, 0, 1) {
+			if len(n.Args) == 2 {
+				b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "use_vmac with a MAC address"})
+			} else if b.args(n, 0, 1) {
 				in.UseVMAC = true
 				if len(n.Args) == 1 {
 					in.VMACName = n.Args[0]
 				}
 			}
 		default:
-			b.notSupported(n)
+			b.other(schemaInstance, n)
 		}
 	}
-	c.GARPLowerPrioDelay, c.GARPLowerPrioRepeat = c.GARPMasterDelay, c.GARPMasterRepeat
-	setIf(&c.GARPLowerPrioDelay, lowDelay)
-	setIf(&c.GARPLowerPrioRepeat, lowRepeat)
+	c.GARPLowerPrioDelay, c.GARPLowerPrioRepeat = *lowDelay, *lowRepeat
+	// keepalived 2.2.7 (its dump shows it): state MASTER without a
+	// priority is the owner, and the owner without a state is MASTER
+	// (strict mode says so first, below).
+	if c.WantMaster && seen["priority"] == nil {
+		c.Priority = vrrp.PriorityOwner
+	}
 	b.family(in, version, explicitVersion)
 	if interval != nil {
 		b.advertInt(interval, c)
@@ -145,12 +179,18 @@ func (b *builder) instance(blk *Node) {
 	if strict {
 		b.strict(in, blk, seen)
 	}
+	if c.Priority == vrrp.PriorityOwner && seen["state"] == nil {
+		c.WantMaster = true
+	}
 	in.ExtraAnnounce, in.ExtraAnnounceAll = extra.every, extra.all
 	if in.UseVMAC && in.VMACName == "" {
 		in.VMACName = "vrrp." + strconv.Itoa(int(c.VRID))
 	}
 	if c.VRID == 0 {
 		b.errorf(blk.Pos, "vrrp_instance %s: virtual_router_id is required", c.Name)
+	}
+	if c.NoPreempt && c.WantMaster {
+		b.errorf(seen["nopreempt"].Pos, "nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of %s", c.Name)
 	}
 	b.cfg.Instances = append(b.cfg.Instances, in)
 }
@@ -221,8 +261,12 @@ func (b *builder) advertInt(n *Node, c *vrrp.Config) {
 	switch {
 	case c.Version == 2 && v%time.Second != 0:
 		b.errorf(n.Pos, "advert_int %s: VRRPv2 advertisement interval must be a whole number of seconds", n.Args[0])
-	case c.Version == 3 && (v%vrrp.Centisecond != 0 || v > vrrp.MaxIntervalV3*vrrp.Centisecond):
-		b.errorf(n.Pos, "advert_int %s: VRRPv3 advertisement interval must be in units of 10ms, at most 40.95s", n.Args[0])
+	case c.Version == 3 && v > vrrp.MaxIntervalV3*vrrp.Centisecond:
+		c.Interval = vrrp.MaxIntervalV3 * vrrp.Centisecond
+		b.warnf(n.Pos, "advert_int %s: VRRPv3 allows at most 40.95s; 40.95s is used, as keepalived does", n.Args[0])
+	case c.Version == 3 && v%vrrp.Centisecond != 0:
+		c.Interval = v.Round(vrrp.Centisecond)
+		b.warnf(n.Pos, "advert_int %s: VRRPv3 counts in units of 10ms; %v is used, as keepalived does", n.Args[0], c.Interval)
 	default:
 		c.Interval = v
 	}
@@ -243,7 +287,7 @@ func (b *builder) authentication(blk *Node, c *vrrp.Config) {
 			case "PASS":
 				c.AuthType = vrrp.AuthPass
 			case "AH":
-				b.errorf(n.Pos, "%v", vrrp.ErrAuthAHUnsupported)
+				b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "auth_type AH"})
 			default:
 				b.errorf(n.Pos, "auth_type %q: must be PASS or AH", n.Args[0])
 			}
@@ -252,12 +296,13 @@ func (b *builder) authentication(blk *Node, c *vrrp.Config) {
 				continue
 			}
 			if len(n.Args[0]) > len(c.AuthPass) {
-				b.warnf(n.Pos, "auth_pass is longer than 8 characters: only %q is used, as keepalived does", n.Args[0][:8])
+				b.errorf(n.Pos, "auth_pass is longer than 8 characters: keepalived sends only %q; shorten it to at most 8 on every router", n.Args[0][:8])
+				continue
 			}
 			c.AuthPass = [8]byte{}
 			copy(c.AuthPass[:], n.Args[0])
 		default:
-			b.notSupported(n)
+			b.other(schema.lookup("vrrp_instance/authentication"), n)
 		}
 	}
 }

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,165 +41,264 @@ type token struct {
 
 func (t token) isBrace(b string) bool { return !t.quoted && !t.eol && t.text == b }
 
-// MaxIncludeDepth bounds nested includes, so that a file including itself
-// through a glob is an error rather than a hang.
-const MaxIncludeDepth = 32
+// Limits that keep a hostile or mistaken file from running away: include
+// nesting, expansion nesting ($NAME inside $NAME, ~SEQ inside ~SEQ), and
+// the number of statement lines and bytes the whole file may expand to.
+const (
+	MaxIncludeDepth = 32
+	MaxExpandDepth  = 32
+	MaxLines        = 1_000_000
+	MaxLineBytes    = 64 << 10
+	// maxSteps bounds the lines processed, output or not: a ~SEQ of
+	// definitions produces nothing yet takes time.
+	maxSteps = 4 * MaxLines
+)
 
-// lexer turns files into tokens, following includes.
+// lexer turns files into statement lines as keepalived's reader does:
+// comments removed, @ID lines kept or dropped, $NAME parameters defined
+// and substituted, ~SEQ and ~LST lines repeated, includes followed.
 type lexer struct {
+	opts     Options
 	toks     []token
+	lines    int
+	steps    int
 	warnings []*Error
+	errs     Errors
 	stack    []string // absolute paths of the files being read, for loops
+	params   map[string][]string
+	// def is a multi-line parameter definition still being read: its
+	// name and the lines so far; nil when none is.
+	def *definition
 }
 
+type definition struct {
+	name  string
+	lines []string
+}
+
+func (lx *lexer) errorf(pos Pos, format string, args ...any) {
+	lx.errs = append(lx.errs, errorf(pos, format, args...))
+}
+
+func (lx *lexer) warnf(pos Pos, format string, args ...any) {
+	lx.warnings = append(lx.warnings, errorf(pos, format, args...))
+}
+
+// file reads one file. A file that cannot be read is an error only at
+// the top; an include of it is the includer's business.
 func (lx *lexer) file(path string, from Pos) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return errorf(from, "%v", err)
+		return err
 	}
 	if slices.Contains(lx.stack, abs) {
-		return errorf(from, "include loop: %s includes itself (through %s)", path, strings.Join(lx.stack, " -> "))
+		return fmt.Errorf("include loop: %s includes itself (through %s)", path, strings.Join(lx.stack, " -> "))
 	}
 	if len(lx.stack) >= MaxIncludeDepth {
-		return errorf(from, "includes nested deeper than %d", MaxIncludeDepth)
+		return fmt.Errorf("includes nested deeper than %d", MaxIncludeDepth)
 	}
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
-		if from.File == "" {
-			return err
-		}
-		return errorf(from, "include: %v", err)
+		return err
+	}
+	if lx.toks == nil {
+		// About one token per six bytes: growing the slice from nothing
+		// would copy it over and over.
+		lx.toks = make([]token, 0, len(src)/6)
 	}
 	lx.stack = append(lx.stack, abs)
 	defer func() { lx.stack = lx.stack[:len(lx.stack)-1] }()
-	for i, line := range strings.Split(string(src), "\n") {
+	for i, raw := range strings.Split(string(src), "\n") {
+		if lx.lines > MaxLines || lx.steps > maxSteps {
+			return nil // already reported; stop reading
+		}
 		pos := Pos{File: path, Line: i + 1}
-		line = strings.TrimSuffix(line, "\r")
-		if rest, ok := includeLine(line); ok {
-			if err := lx.include(rest, pos); err != nil {
-				return err
-			}
-			continue
+		if nul := strings.IndexByte(raw, 0); nul >= 0 {
+			raw = raw[:nul] // a C string ends there
 		}
-		words, err := splitLine(line, pos)
-		if err != nil {
-			return err
-		}
-		if len(words) == 0 {
-			continue
-		}
-		if first := words[0]; !first.quoted {
-			switch {
-			case strings.HasPrefix(first.text, "@"):
-				return errorf(pos, "conditional configuration lines (%s) are not supported yet", first.text)
-			case strings.HasPrefix(first.text, "$"):
-				return errorf(pos, "configuration parameters (%s) are not supported yet", first.text)
-			case strings.HasPrefix(first.text, "~"):
-				return errorf(pos, "sequence expansions (%s) are not supported yet", first.text)
-			}
-		}
-		lx.toks = append(lx.toks, words...)
-		lx.toks = append(lx.toks, token{pos: pos, eol: true})
+		lx.rawLine(strings.TrimSuffix(raw, "\r"), pos)
 	}
+	lx.endDefinition()
 	return nil
 }
 
-// includeLine recognises "include PATTERN" and returns the pattern, taken
-// whole: braces in it are shell-style alternatives, not blocks.
-func includeLine(line string) (string, bool) {
-	f := strings.Fields(line)
-	if len(f) == 0 || f[0] != "include" {
-		return "", false
+// maxFileBytes bounds one configuration file.
+const maxFileBytes = 16 << 20
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "include"))
-	if i := strings.IndexAny(rest, "#!"); i >= 0 {
-		rest = strings.TrimSpace(rest[:i])
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err == nil && len(src) > maxFileBytes {
+		err = fmt.Errorf("%s: larger than %d MiB", path, maxFileBytes>>20)
 	}
-	return strings.Trim(rest, `"`), true
+	return src, err
 }
 
-// include reads the files a pattern names, relative to the including
-// file's directory, in sorted order. Like keepalived it expands {a,b}
-// alternatives. A pattern with wildcards may match nothing; a missing
-// plain file name is a warning.
-func (lx *lexer) include(pattern string, pos Pos) error {
-	switch {
-	case pattern == "" || strings.ContainsAny(pattern, " \t"):
-		return errorf(pos, "include takes one file name or pattern")
-	case strings.Contains(pattern, "$"):
-		return errorf(pos, "configuration parameters in include (%s) are not supported yet", pattern)
+// rawLine is one line as read from a file.
+func (lx *lexer) rawLine(raw string, pos Pos) {
+	if lx.def != nil {
+		lx.definitionLine(raw, pos)
+		return
 	}
-	var matches []string
-	for _, p := range expandBraces(pattern) {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(pos.File), p)
-		}
-		m, err := filepath.Glob(p)
-		if err != nil {
-			return errorf(pos, "include %s: %v", pattern, err)
-		}
-		if len(m) == 0 && !strings.ContainsAny(p, "*?[") {
-			// keepalived goes on without it, and so do we, loudly.
-			lx.warnings = append(lx.warnings, errorf(pos, "include %s: no such file %s", pattern, p))
-		}
-		matches = append(matches, m...)
+	text := strings.TrimSpace(stripComment(raw))
+	if text == "" {
+		return
 	}
-	for _, m := range matches {
-		if err := lx.file(m, pos); err != nil {
-			return err
-		}
+	if strings.HasSuffix(text, `\`) {
+		// keepalived joins only definitions; elsewhere it keeps the
+		// backslash and drops the blanks before it.
+		text = strings.TrimRight(text[:len(text)-1], " \t\v\f\r") + `\`
 	}
-	return nil
+	lx.line(text, pos, 0)
 }
 
-// expandBraces expands the first {a,b,...} group of s, recursively, as
-// glob(3) with GLOB_BRACE does.
-func expandBraces(s string) []string {
-	open := strings.IndexByte(s, '{')
-	if open < 0 {
-		return []string{s}
+// line processes one logical line with comments already removed.
+func (lx *lexer) line(text string, pos Pos, depth int) {
+	if lx.steps++; lx.steps > maxSteps {
+		if lx.steps == maxSteps+1 {
+			lx.errorf(pos, "the configuration expands too far: more than %d lines processed (a ~SEQ range too large?)", maxSteps)
+		}
+		return
 	}
-	depth := 0
-	for i := open; i < len(s); i++ {
-		switch s[i] {
-		case '{':
-			depth++
-		case '}':
-			if depth--; depth == 0 {
-				var out []string
-				for _, alt := range splitTopLevel(s[open+1 : i]) {
-					out = append(out, expandBraces(s[:open]+alt+s[i+1:])...)
-				}
-				return out
+	if depth > MaxExpandDepth {
+		lx.errorf(pos, "parameters or sequences nested deeper than %d (does a parameter refer to itself?)", MaxExpandDepth)
+		return
+	}
+	if len(text) > MaxLineBytes {
+		lx.errorf(pos, "line longer than %d bytes after expansion", MaxLineBytes)
+		return
+	}
+	text, ok := lx.conditional(text)
+	if !ok {
+		return
+	}
+	if name, value, ok := parseDefinition(text); ok {
+		lx.define(name, value, pos)
+		return
+	}
+	if strings.HasPrefix(text, "~SEQ") || strings.HasPrefix(text, "~LST") {
+		lx.sequence(text, pos, depth)
+		return
+	}
+	if strings.HasPrefix(text, "~") {
+		lx.statement(text, pos) // keepalived leaves other ~ lines alone
+		return
+	}
+	if expanded, changed := lx.substitute(text, pos); changed {
+		for _, l := range expanded {
+			if l = strings.TrimSpace(stripComment(l)); l != "" {
+				lx.line(l, pos, depth+1)
 			}
 		}
+		return
 	}
-	return []string{s} // unbalanced: taken literally
+	if lx.include(text, pos) {
+		return
+	}
+	// A brace ends the statement before it; what follows it is read
+	// again as a line of its own, as keepalived does.
+	if i := braceAt(text); i >= 0 {
+		if before := strings.TrimSpace(text[:i]); before != "" {
+			lx.statement(before, pos)
+		}
+		lx.statement(text[i:i+1], pos)
+		if rest := strings.TrimSpace(text[i+1:]); rest != "" {
+			lx.line(rest, pos, depth)
+		}
+		return
+	}
+	lx.statement(text, pos)
 }
 
-// splitTopLevel splits at commas that are not inside nested braces.
-func splitTopLevel(s string) []string {
-	var parts []string
-	depth, start := 0, 0
+// braceAt finds the first '{' or '}' outside double quotes, or -1.
+func braceAt(s string) int {
+	quoted := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case '{':
-			depth++
-		case '}':
-			depth--
-		case ',':
-			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
+		case '"':
+			quoted = !quoted
+		case '{', '}':
+			if !quoted {
+				return i
 			}
 		}
 	}
-	return append(parts, s[start:])
+	return -1
 }
 
-// splitLine splits one line into words. Whitespace separates words; '{'
-// and '}' are words of their own even when attached; '#' or '!' ends the
-// line, even inside a word; a double-quoted string is one word.
+// conditional applies an @ID or @^ID prefix: the rest of the line is kept
+// when the config id is (or, with ^, is not) ID.
+func (lx *lexer) conditional(text string) (string, bool) {
+	if !strings.HasPrefix(text, "@") {
+		return text, true
+	}
+	id, rest, _ := strings.Cut(text[1:], " ")
+	if i := strings.IndexAny(id, "\t\v\f\r"); i >= 0 {
+		id, rest = id[:i], id[i+1:]+" "+rest
+	}
+	keep := id == lx.opts.ConfigID
+	if neg, ok := strings.CutPrefix(id, "^"); ok {
+		keep = neg != lx.opts.ConfigID
+	}
+	rest = strings.TrimSpace(rest)
+	return rest, keep && rest != ""
+}
+
+// statement splits a line into words and adds it to the output.
+func (lx *lexer) statement(text string, pos Pos) {
+	words, err := splitLine(text, pos)
+	if err != nil {
+		lx.errs = append(lx.errs, err)
+	}
+	if len(words) == 0 {
+		return
+	}
+	if lx.lines++; lx.lines > MaxLines {
+		if lx.lines == MaxLines+1 {
+			lx.errorf(pos, "the configuration expands to more than %d lines (a ~SEQ range too large?)", MaxLines)
+		}
+		return
+	}
+	lx.toks = append(lx.toks, words...)
+	lx.toks = append(lx.toks, token{pos: pos, eol: true})
+}
+
+// stripComment cuts a line at the first '#' or '!' outside double quotes;
+// a backslash before one makes it a plain character.
+func stripComment(s string) string {
+	if !strings.ContainsAny(s, "#!") {
+		return s
+	}
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '\\' && i+1 < len(s):
+			// \# and \! are the characters; any other pair stays as it is.
+			i++
+			if s[i] != '#' && s[i] != '!' {
+				b.WriteByte(c)
+			}
+			c = s[i]
+		case c == '#' || c == '!':
+			return b.String()
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// splitLine splits one line into words. Blanks separate words; '{' and
+// '}' are words of their own even when attached; a double-quoted string
+// is one word, taken as it is (keepalived processes no escapes in it).
 func splitLine(line string, pos Pos) ([]token, error) {
 	var toks []token
 	var word strings.Builder
@@ -210,11 +310,8 @@ func splitLine(line string, pos Pos) ([]token, error) {
 	}
 	for i := 0; i < len(line); i++ {
 		switch c := line[i]; c {
-		case ' ', '\t', '\v', '\f':
+		case ' ', '\t', '\v', '\f', '\r':
 			flush()
-		case '#', '!':
-			flush()
-			return toks, nil
 		case '{', '}':
 			flush()
 			toks = append(toks, token{pos: pos, text: string(c)})
@@ -222,7 +319,7 @@ func splitLine(line string, pos Pos) ([]token, error) {
 			flush()
 			end := strings.IndexByte(line[i+1:], '"')
 			if end < 0 {
-				return nil, errorf(pos, "unterminated quoted string")
+				return toks, errorf(pos, "unterminated quoted string: %s", line[i:])
 			}
 			toks = append(toks, token{pos: pos, text: line[i+1 : i+1+end], quoted: true})
 			i += end + 1

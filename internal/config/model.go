@@ -61,6 +61,28 @@ func (in *Instance) TakesTraffic() bool {
 	return in.Accept || in.VRRP.Priority == vrrp.PriorityOwner
 }
 
+// AddressDev is the interface an address of the instance goes on. With
+// use_vmac, keepalived puts an address of the instance's family on the
+// VMAC when it names no interface or the instance's own; an address of the
+// other family without one stays on the instance's interface.
+func (in *Instance) AddressDev(v VIP) string {
+	switch {
+	case !in.UseVMAC:
+		if v.Dev != "" {
+			return v.Dev
+		}
+		return in.VRRP.Interface
+	case v.Prefix.Addr().Is6() != in.VRRP.IPv6:
+		if v.Dev != "" {
+			return v.Dev
+		}
+		return in.VRRP.Interface
+	case v.Dev == "" || v.Dev == in.VRRP.Interface:
+		return in.VMACName
+	}
+	return v.Dev
+}
+
 // VIP is one line of virtual_ipaddress: "IP[/LEN] [brd IP|+|-] [dev IF]
 // [scope SCOPE] [label LABEL]".
 type VIP struct {
@@ -96,16 +118,21 @@ func (e *NotSupportedError) Error() string {
 }
 
 // Load reads, checks and types a keepalived.conf. The error lists every
-// problem found, each with its file:line.
-func Load(path string) (*Config, error) {
-	tree, err := ReadTree(path)
+// problem found, each with its file:line; with it comes the configuration
+// as far as it was understood, for its warnings.
+func Load(path string, o Options) (*Config, error) {
+	tree, err := ReadTree(path, o)
 	if err != nil {
+		if tree != nil {
+			return &Config{Warnings: tree.Warnings}, err
+		}
 		return nil, err
 	}
 	b := &builder{cfg: &Config{Warnings: tree.Warnings}}
+	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
-		return nil, b.errs
+		return b.cfg, b.errs
 	}
 	return b.cfg, nil
 }
@@ -119,6 +146,9 @@ type builder struct {
 	defs    globalDefaults
 	// groupPos[i] is where b.cfg.SyncGroups[i] was defined.
 	groupPos []Pos
+	// broken are the instances with errors of their own, left out of
+	// the checks across instances.
+	broken map[*Instance]bool
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -129,6 +159,7 @@ type globalDefaults struct {
 	skipCheckAdvAddr, lowerPrioNoAdvert  bool
 	checksumAsV2                         bool
 	strict                               bool // vrrp_strict
+	scriptSecurity                       bool // enable_script_security
 	extraIf                              extraIf
 }
 
@@ -165,10 +196,12 @@ func (b *builder) top(root *Node) {
 		case "vrrp_sync_group":
 			b.syncGroup(n)
 		default:
-			b.notSupported(n)
+			b.other(schema, n)
 		}
 	}
 	b.checkSyncGroups()
+	b.crossCheck()
+	b.checkScripts(root)
 }
 
 // args checks a statement's argument count.
@@ -216,14 +249,17 @@ func (b *builder) seconds(n *Node, lo, hi float64) (time.Duration, bool) {
 	return time.Duration(math.Round(v * float64(time.Second))), true
 }
 
-// optSeconds and optInt read a setting that overrides a default, or nil.
-func (b *builder) optSeconds(n *Node) *time.Duration {
-	if v, ok := b.seconds(n, 0, math.MaxInt32); ok {
-		return &v
+// optWholeSeconds reads a whole number of seconds (keepalived reads the
+// GARP delays as integers and ignores "1.5" with an error), or nil.
+func (b *builder) optWholeSeconds(n *Node) *time.Duration {
+	if v, ok := b.int(n, 0, math.MaxInt32); ok {
+		d := time.Duration(v) * time.Second
+		return &d
 	}
 	return nil
 }
 
+// optInt reads a setting that overrides a default, or nil.
 func (b *builder) optInt(n *Node) *int {
 	if v, ok := b.int(n, 0, math.MaxInt32); ok {
 		return &v
@@ -267,11 +303,11 @@ func (b *builder) globalDefs(g *Node) {
 				d.group4 = a
 			}
 		case "vrrp_garp_master_delay":
-			d.garpDelay = b.optSeconds(n)
+			d.garpDelay = b.optWholeSeconds(n)
 		case "vrrp_garp_master_refresh":
-			d.garpRefresh = b.optSeconds(n)
+			d.garpRefresh = b.optWholeSeconds(n)
 		case "vrrp_garp_lower_prio_delay":
-			d.lowDelay = b.optSeconds(n)
+			d.lowDelay = b.optWholeSeconds(n)
 		case "vrrp_garp_master_repeat":
 			d.garpRepeat = b.optInt(n)
 		case "vrrp_garp_master_refresh_repeat":
@@ -295,14 +331,23 @@ func (b *builder) globalDefs(g *Node) {
 				one, none := 1, time.Duration(0)
 				d.garpRepeat, d.garpDelay = &one, &none
 			}
-		case "vrrp_garp_interval":
-			setIf(&b.cfg.Global.GARPInterval, b.optSeconds(n))
-		case "vrrp_gna_interval":
-			setIf(&b.cfg.Global.GNAInterval, b.optSeconds(n))
+		case "vrrp_garp_interval", "vrrp_gna_interval":
+			// 0 is the default, yet keepalived calls it invalid.
+			v, ok := b.seconds(n, 0, 4294.967295)
+			switch {
+			case ok && v == 0:
+				b.errorf(n.Pos, "%s 0: must be 0.000001..4294.967295 seconds; 0 (no spacing) is the default, remove the line", n.Keyword)
+			case ok && n.Keyword == "vrrp_garp_interval":
+				b.cfg.Global.GARPInterval = v
+			case ok:
+				b.cfg.Global.GNAInterval = v
+			}
 		case "vrrp_strict":
 			d.strict = b.args(n, 0, 0)
+		case "enable_script_security":
+			d.scriptSecurity = b.flag(n)
 		default:
-			b.notSupported(n)
+			b.other(schema.lookup("global_defs"), n)
 		}
 	}
 }
@@ -373,7 +418,7 @@ func (b *builder) syncGroup(g *Node) {
 				gc.Members = append(gc.Members, m.Args...)
 			}
 		default:
-			b.notSupported(n)
+			b.other(schema.lookup("vrrp_sync_group"), n)
 		}
 	}
 	b.cfg.SyncGroups = append(b.cfg.SyncGroups, gc)

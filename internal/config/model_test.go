@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 func load(t *testing.T, conf string) (cfg *Config, dir string, err error) {
 	t.Helper()
 	dir = writeFiles(t, map[string]string{"keepalived.conf": conf})
-	cfg, err = Load(filepath.Join(dir, "keepalived.conf"))
+	cfg, err = Load(filepath.Join(dir, "keepalived.conf"), Options{ConfigID: "test"})
 	return cfg, dir, err
 }
 
@@ -117,7 +118,7 @@ vrrp_sync_group G {
 	}
 	v4, v6 := cfg.Instances[0].VRRP, cfg.Instances[1].VRRP
 	if v4.Version != 3 || v4.Interval != 250*time.Millisecond || v4.Group != netip.MustParseAddr("224.0.0.19") ||
-		v4.GARPMasterDelay != 2*time.Second || v4.GARPMasterRepeat != 7 || v4.GARPLowerPrioRepeat != 7 ||
+		v4.GARPMasterDelay != 2*time.Second || v4.GARPMasterRepeat != 7 || v4.GARPLowerPrioRepeat != 3 ||
 		!v4.SkipCheckAdvAddr || v4.IPv6 {
 		t.Errorf("V4 %+v", v4)
 	}
@@ -139,23 +140,29 @@ func TestLoadErrors(t *testing.T) {
 			"keyword track_script (keepalived.conf:4) is not supported yet"},
 		{"unsupported top-level block", "virtual_server 198.18.0.1 80 {\n}\n",
 			"keyword virtual_server (keepalived.conf:1) is not supported yet"},
-		{"unsupported global", "global_defs {\n notification_email {\n  a@b\n }\n}\n",
-			"keyword notification_email (keepalived.conf:2) is not supported yet"},
-		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keepalived.conf:5: auth_type AH is not supported"},
+		{"unknown keyword", head + " priorty 100\n" + vips, "keepalived.conf:4: unknown keyword priorty in vrrp_instance"},
+		{"keyword in the wrong block", head + " router_id x\n" + vips,
+			"keepalived.conf:4: unknown keyword router_id in vrrp_instance; keepalived accepts it in global_defs"},
+		{"duplicate VRID", head + vips + head + vips, "keepalived.conf:8: vrrp_instance VI_1 is defined twice"},
+		{"same VRID and interface", head + vips + "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 5\n" + vips,
+			"keepalived.conf:8: vrrp_instance VI_2 uses virtual_router_id 5 on eth0, as VI_1 does (keepalived.conf:1)"},
+		{"shared VRID, different addresses", head + vips + "vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
+			"keepalived.conf:12: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
+
+		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keyword auth_type AH (keepalived.conf:5) is not supported yet"},
 		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
-		{"v3 interval not 10ms", head + " version 3\n advert_int 0.015\n" + vips, "keepalived.conf:5: advert_int 0.015: VRRPv3"},
 		{"priority 0", head + " priority 0\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255"},
 		{"VRID 300", "vrrp_instance VI_1 {\n virtual_router_id 300\n" + vips, "keepalived.conf:2: virtual_router_id \"300\""},
 		{"no VRID", "vrrp_instance VI_1 {\n" + vips, "keepalived.conf:1: vrrp_instance VI_1: virtual_router_id is required"},
-		{"bad state", head + " state FOO\n" + vips, "keepalived.conf:4: state \"FOO\""},
+
 		{"preempt_delay", head + " preempt_delay 2000\n" + vips, "keepalived.conf:4: preempt_delay \"2000\""},
 		{"mixed families", head + " virtual_ipaddress {\n  198.18.0.1\n  fd00::1\n }\n}\n", "keepalived.conf:6: virtual_ipaddress fd00::1: all virtual addresses"},
 		{"bad address", head + " virtual_ipaddress {\n  300.1.1.1\n }\n}\n", "keepalived.conf:5: virtual address \"300.1.1.1\""},
 		{"unknown VIP option", head + " virtual_ipaddress {\n  198.18.0.1 foo\n }\n}\n",
 			"keyword virtual address option foo (keepalived.conf:5) is not supported yet"},
 		{"sync group member", head + vips + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_9\n }\n}\n", "keepalived.conf:8: vrrp_sync_group G: no vrrp_instance VI_9"},
-		{"every error is reported", head + " priority 0\n state FOO\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255\n" +
-			"keepalived.conf:5: state \"FOO\""},
+		{"every error is reported", head + " priority 0\n version 4\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255\n" +
+			"keepalived.conf:5: version \"4\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,26 +178,17 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-func TestLoadValidateNopreemptMaster(t *testing.T) {
-	cfg, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "nopreempt needs state BACKUP") {
+func TestLoadNopreemptMaster(t *testing.T) {
+	_, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	if err == nil || !strings.HasSuffix(err.Error(), "keepalived.conf:3: nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of VI_1") {
 		t.Fatalf("error %v", err)
 	}
 }
 
-func TestLoadLongPasswordWarns(t *testing.T) {
-	cfg, _, err := load(t, "vrrp_instance VI_1 {\n virtual_router_id 5\n authentication {\n  auth_type PASS\n  auth_pass 123456789\n }\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Error(), "keepalived.conf:5: auth_pass is longer than 8") {
-		t.Fatalf("warnings %v", cfg.Warnings)
-	}
-	if string(cfg.Instances[0].VRRP.AuthPass[:]) != "12345678" {
-		t.Fatalf("password %q", cfg.Instances[0].VRRP.AuthPass)
+func TestLoadLongPassword(t *testing.T) {
+	_, _, err := load(t, "vrrp_instance VI_1 {\n virtual_router_id 5\n authentication {\n  auth_type PASS\n  auth_pass 123456789\n }\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	if err == nil || !strings.HasSuffix(err.Error(), `keepalived.conf:5: auth_pass is longer than 8 characters: keepalived sends only "12345678"; shorten it to at most 8 on every router`) {
+		t.Fatalf("error %v", err)
 	}
 }
 
@@ -234,6 +232,45 @@ func TestLoadExtraAnnouncements(t *testing.T) {
 		_, _, err = load(t, "global_defs {\n vrrp_garp_extra_if "+bad+"\n}\n")
 		if err == nil || !strings.Contains(err.Error(), "keepalived.conf:2: vrrp_garp_extra_if: want [all] SECONDS") {
 			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}
+
+// What keepalived adjusts with a warning, vipd adjusts alike and says so.
+func TestLoadAdjustsAsKeepalived(t *testing.T) {
+	const head = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n"
+	const vips = " virtual_ipaddress {\n  198.18.0.1\n }\n}\n"
+	for _, c := range []struct {
+		name, conf, warning string
+		check               func(in *Instance) bool
+	}{
+		{"v3 interval rounded", head + " version 3\n advert_int 0.333\n" + vips, "keepalived.conf:5: advert_int 0.333: VRRPv3 counts in units of 10ms; 330ms is used",
+			func(in *Instance) bool { return in.VRRP.Interval == 330*time.Millisecond }},
+		{"v3 interval clamped", head + " version 3\n advert_int 100\n" + vips, "keepalived.conf:5: advert_int 100: VRRPv3 allows at most 40.95s",
+			func(in *Instance) bool { return in.VRRP.Interval == 40950*time.Millisecond }},
+		{"unknown state", head + " state SLAVE\n" + vips, "keepalived.conf:4: state \"SLAVE\": unknown, taken as BACKUP",
+			func(in *Instance) bool { return !in.VRRP.WantMaster && in.VRRP.Priority == 100 }},
+		{"source with a length", head + " unicast_src_ip 198.18.0.9/24\n" + vips, "keepalived.conf:4: unicast_src_ip 198.18.0.9/24: the /24 is ignored",
+			func(in *Instance) bool { return in.VRRP.Source == netip.MustParseAddr("198.18.0.9") }},
+		{"skip_check_adv_addr false", head + " skip_check_adv_addr false\n" + vips, "keepalived 2.2.7 ignores the value",
+			func(in *Instance) bool { return in.VRRP.SkipCheckAdvAddr }},
+		{"state MASTER alone is the owner", head + " state MASTER\n" + vips, "",
+			func(in *Instance) bool { return in.VRRP.Priority == 255 }},
+		{"lower-priority bursts from global_defs", "global_defs {\n vrrp_garp_master_delay 60\n}\n" + head + " garp_master_delay 0\n garp_master_repeat 2\n" + vips, "",
+			func(in *Instance) bool {
+				return in.VRRP.GARPMasterDelay == 0 && in.VRRP.GARPLowerPrioDelay == time.Minute && in.VRRP.GARPLowerPrioRepeat == 5
+			}},
+	} {
+		cfg, _, err := load(t, c.conf)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !strings.Contains(fmt.Sprint(cfg.Warnings), c.warning) || c.warning == "" && len(cfg.Warnings) > 0 {
+			t.Errorf("%s: warnings %v, want %q", c.name, cfg.Warnings, c.warning)
+		}
+		if !c.check(cfg.Instances[0]) {
+			t.Errorf("%s: %+v", c.name, cfg.Instances[0].VRRP)
 		}
 	}
 }

@@ -38,7 +38,7 @@ func TestAcceptAndStrictMode(t *testing.T) {
 		{name: "strict v3 keeps accept", conf: instance(strict, " version 3\n accept\n"+vip4), accept: true, takes: true},
 		{name: "strict v2 turns accept off", conf: instance(strict, " accept\n"+vip4), accept: false, takes: false,
 			warnings: []string{"keepalived.conf:7: vrrp_instance VI_1: accept is not part of VRRPv2"}},
-		{name: "strict: state MASTER without being owner", conf: instance(strict, " state MASTER\n"+vip4),
+		{name: "strict: state MASTER without being owner", conf: instance(strict, " state MASTER\n priority 100\n"+vip4),
 			warnings: []string{"keepalived.conf:7: vrrp_instance VI_1: in strict mode state MASTER goes with priority 255"},
 			check: func(t *testing.T, in *Instance) {
 				if in.VRRP.WantMaster {

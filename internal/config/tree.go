@@ -1,5 +1,10 @@
 package config
 
+import (
+	"os"
+	"strings"
+)
+
 // Node is a statement of keepalived.conf: a keyword, its arguments, and
 // the statements of its block if it has one.
 type Node struct {
@@ -19,18 +24,36 @@ type Tree struct {
 	Warnings []*Error
 }
 
+// Options are what reading a keepalived.conf depends on besides its text.
+type Options struct {
+	// ConfigID keeps the lines starting @ConfigID and drops those starting
+	// @^ConfigID (keepalived -i); empty: the host name up to its first dot.
+	ConfigID string
+	// StrictIncludes makes an include that finds no file an error, not a
+	// warning (keepalived -e, --all-config).
+	StrictIncludes bool
+}
+
 // ReadTree reads a keepalived.conf and the files it includes into a tree.
-func ReadTree(path string) (*Tree, error) {
-	lx := &lexer{}
+func ReadTree(path string, o Options) (*Tree, error) {
+	if o.ConfigID == "" {
+		o.ConfigID = shortHostname()
+	}
+	lx := &lexer{opts: o}
 	if err := lx.file(path, Pos{}); err != nil {
 		return nil, err
 	}
 	root := &Node{Pos: Pos{File: path}, Block: true}
 	p := &treeParser{toks: lx.toks}
+	errs := lx.errs
 	if err := p.block(root, true); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
-	return &Tree{Root: root, Warnings: lx.warnings}, nil
+	tree := &Tree{Root: root, Warnings: lx.warnings}
+	if len(errs) > 0 {
+		return tree, errs
+	}
+	return tree, nil
 }
 
 type treeParser struct {
@@ -81,4 +104,14 @@ func (p *treeParser) block(parent *Node, top bool) error {
 		return errorf(parent.Pos, "block of %s is not closed", parent.Keyword)
 	}
 	return nil
+}
+
+// shortHostname is keepalived's default config id.
+func shortHostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(h, ".")
+	return name
 }

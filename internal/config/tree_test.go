@@ -104,7 +104,7 @@ more.conf:1 vrrp_instance [D] {
 			if _, err := os.Stat(main); err != nil {
 				main = filepath.Join(dir, "etc", "k.conf")
 			}
-			tree, err := ReadTree(main)
+			tree, err := ReadTree(main, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ more.conf:1 vrrp_instance [D] {
 
 func TestReadTreeMissingInclude(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"k.conf": "include nothere.conf\nglobal_defs {\n}\n"})
-	tree, err := ReadTree(filepath.Join(dir, "k.conf"))
+	tree, err := ReadTree(filepath.Join(dir, "k.conf"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,17 +147,31 @@ func TestReadTreeErrors(t *testing.T) {
 			"k.conf:2: unterminated quoted string"},
 		{"include loop", map[string]string{"k.conf": "include a.conf\n", "a.conf": "include k.conf\n"},
 			"a.conf:1: include loop"},
-		{"conditional lines not yet", map[string]string{"k.conf": "@lb1 global_defs {\n}\n"},
-			"k.conf:1: conditional configuration lines (@lb1) are not supported yet"},
-		{"parameters not yet", map[string]string{"k.conf": "$IF=eth0\n"},
-			"k.conf:1: configuration parameters ($IF=eth0) are not supported yet"},
+		{"include nested too deep", includeChain(40), "f31.conf:1: includes nested deeper than 32"},
+		{"parameter refers to itself", map[string]string{"k.conf": "$A=x$A\nglobal_defs {\n router_id $A\n}\n"},
+			"k.conf:3: parameters or sequences nested deeper than 32"},
+		{"huge ~SEQ", map[string]string{"k.conf": "~SEQ(i,1,9223372036854775806) vrrp_instance VI_$i\n"},
+			"k.conf:1: ~SEQ(i,1,9223372036854775806): more than 1000000 values"},
+		{"~SEQ overflow", map[string]string{"k.conf": "~SEQ(i,-9223372036854775808,9223372036854775807) x\n"},
+			"k.conf:1: ~SEQ(i,-9223372036854775808,9223372036854775807): more than 1000000 values"},
+		{"many ~SEQ lines", map[string]string{"k.conf": "~SEQ(i,1,2000) ~SEQ(j,1,1000) x $i $j\n"},
+			"k.conf:1: the configuration expands to more than 1000000 lines"},
+		{"step towards nothing", map[string]string{"k.conf": "~SEQ(i,1,-1,3) x\n"},
+			"k.conf:1: ~SEQ(i,1,-1,3): the step must be non-zero"},
+		{"~LST too many values", map[string]string{"k.conf": "~LST({a,b},{1,2,3}) x\n"},
+			"k.conf:1: ~LST({a,b},{1,2,3}): a value set has more values"},
+		{"strict include", map[string]string{"k.conf": "includem nothere.conf\n"},
+			"k.conf:1: includem nothere.conf: no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeFiles(t, tt.files)
-			_, err := ReadTree(filepath.Join(dir, "k.conf"))
+			_, err := ReadTree(filepath.Join(dir, "k.conf"), Options{})
 			if err == nil {
 				t.Fatal("no error")
+			}
+			if tt.want == "" {
+				return // any error will do
 			}
 			got := strings.ReplaceAll(err.Error(), dir+"/", "")
 			if !strings.HasPrefix(got, tt.want) {
@@ -165,4 +179,13 @@ func TestReadTreeErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// includeChain is k.conf including f1.conf including f2.conf... fN.conf.
+func includeChain(n int) map[string]string {
+	files := map[string]string{"k.conf": "include f1.conf\n"}
+	for i := 1; i <= n; i++ {
+		files["f"+strconv.Itoa(i)+".conf"] = "include f" + strconv.Itoa(i+1) + ".conf\n"
+	}
+	return files
 }

@@ -1,0 +1,175 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+// Dump writes the configuration as vipd understood it, in keepalived.conf
+// syntax with every default spelled out, so that a user sees what each
+// instance will do; reading the dump back gives the same configuration.
+func (c *Config) Dump(w io.Writer) error {
+	d := &dumper{}
+	d.line(0, "global_defs {")
+	if c.Global.RouterID != "" {
+		d.line(1, "router_id %s", quote(c.Global.RouterID))
+	} else {
+		d.line(1, "# router_id: the host name")
+	}
+	if g := c.group(false); g.IsValid() {
+		d.line(1, "vrrp_mcast_group4 %v", g)
+	}
+	if g := c.group(true); g.IsValid() {
+		d.line(1, "vrrp_mcast_group6 %v", g)
+	}
+	for _, iv := range []struct {
+		keyword string
+		every   time.Duration
+	}{{"vrrp_garp_interval", c.Global.GARPInterval}, {"vrrp_gna_interval", c.Global.GNAInterval}} {
+		if iv.every > 0 {
+			d.line(1, "%s %s", iv.keyword, secs(iv.every))
+		} else {
+			d.line(1, "# %s: none (announcements are not spaced)", iv.keyword)
+		}
+	}
+	d.line(0, "}")
+	for _, g := range c.SyncGroups {
+		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
+		d.line(1, "group {")
+		for _, m := range g.Members {
+			d.line(2, "%s", quote(m))
+		}
+		d.line(1, "}")
+		d.line(0, "}")
+	}
+	for _, in := range c.Instances {
+		d.instance(in)
+	}
+	_, err := w.Write(d.buf.Bytes())
+	return err
+}
+
+// group is the multicast group of the first instance of a family: all
+// instances of one family share global_defs' group.
+func (c *Config) group(v6 bool) (g netip.Addr) {
+	for _, in := range c.Instances {
+		if in.VRRP.IPv6 == v6 {
+			return in.VRRP.Group
+		}
+	}
+	return g
+}
+
+type dumper struct{ buf bytes.Buffer }
+
+func (d *dumper) line(depth int, format string, args ...any) {
+	d.buf.WriteString(strings.Repeat("    ", depth))
+	fmt.Fprintf(&d.buf, format, args...)
+	d.buf.WriteByte('\n')
+}
+
+func (d *dumper) instance(in *Instance) {
+	c := &in.VRRP
+	d.line(0, "vrrp_instance %s {", quote(c.Name))
+	d.line(1, "# %s, VRRPv%d", family(c.IPv6), c.Version)
+	state := "BACKUP"
+	if c.WantMaster {
+		state = "MASTER"
+	}
+	d.line(1, "state %s", state)
+	d.line(1, "interface %s", quote(c.Interface))
+	d.line(1, "virtual_router_id %d", c.VRID)
+	d.line(1, "version %d", c.Version)
+	d.line(1, "priority %d", c.Priority)
+	d.line(1, "advert_int %s", secs(c.Interval))
+	if c.NoPreempt {
+		d.line(1, "nopreempt")
+	}
+	d.line(1, "preempt_delay %s", secs(c.PreemptDelay))
+	if in.Accept {
+		d.line(1, "accept")
+	} else {
+		d.line(1, "no_accept")
+	}
+	if c.Source.IsValid() {
+		d.line(1, "unicast_src_ip %v", c.Source)
+	}
+	if c.AuthType == vrrp.AuthPass {
+		d.line(1, "authentication {")
+		d.line(2, "auth_type PASS")
+		d.line(2, "auth_pass %s", quote(string(bytes.TrimRight(c.AuthPass[:], "\x00"))))
+		d.line(1, "}")
+	}
+	if c.SkipCheckAdvAddr {
+		d.line(1, "skip_check_adv_addr")
+	}
+	d.line(1, "lower_prio_no_advert %t", c.LowerPrioNoAdvert)
+	d.line(1, "v3_checksum_as_v2 %t", c.ChecksumAsV2)
+	d.line(1, "down_timer_adverts %d", c.DownTimerAdverts)
+	d.line(1, "garp_master_delay %s", secs(c.GARPMasterDelay))
+	d.line(1, "garp_master_repeat %d", c.GARPMasterRepeat)
+	d.line(1, "garp_master_refresh %s", secs(c.GARPMasterRefresh))
+	d.line(1, "garp_master_refresh_repeat %d", c.GARPMasterRefreshRepeat)
+	d.line(1, "garp_lower_prio_delay %s", secs(c.GARPLowerPrioDelay))
+	d.line(1, "garp_lower_prio_repeat %d", c.GARPLowerPrioRepeat)
+	if in.ExtraAnnounce > 0 {
+		all := ""
+		if in.ExtraAnnounceAll {
+			all = " all"
+		}
+		d.line(1, "garp_extra_if%s %s", all, secs(in.ExtraAnnounce))
+	}
+	if in.UseVMAC {
+		d.line(1, "use_vmac %s", quote(in.VMACName))
+	}
+	if in.DontTrackPrimary {
+		d.line(1, "dont_track_primary")
+	}
+	d.vips("virtual_ipaddress", in.VIPs)
+	d.vips("virtual_ipaddress_excluded", in.Excluded)
+	if len(in.UnicastPeers) > 0 {
+		d.line(1, "unicast_peer {")
+		for _, p := range in.UnicastPeers {
+			d.line(2, "%v", p)
+		}
+		d.line(1, "}")
+	}
+	d.line(0, "}")
+}
+
+func (d *dumper) vips(keyword string, vips []VIP) {
+	if len(vips) == 0 {
+		return
+	}
+	d.line(1, "%s {", keyword)
+	for _, v := range vips {
+		s := v.Prefix.String()
+		for _, opt := range [][2]string{{"brd", v.Broadcast}, {"dev", v.Dev}, {"scope", v.Scope}, {"label", v.Label}} {
+			if opt[1] != "" {
+				s += " " + opt[0] + " " + quote(opt[1])
+			}
+		}
+		d.line(2, "%s", s)
+	}
+	d.line(1, "}")
+}
+
+// secs writes a duration as keepalived's (possibly fractional) seconds.
+func secs(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+// quote writes a word so that the lexer reads it back as it was.
+func quote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"'#!{}$~@\\") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+}
