@@ -85,10 +85,7 @@ func newInstance(ci *config.Instance) (*instance, error) {
 	}
 	for _, list := range [][]config.VIP{ci.VIPs, ci.Excluded} {
 		for _, v := range list {
-			a := vip.Address{Prefix: v.Prefix, Dev: v.Dev, Broadcast: v.Broadcast, Scope: v.Scope, Label: v.Label}
-			if a.Dev == "" {
-				a.Dev = in.send.Name
-			}
+			a := vip.Address{Prefix: v.Prefix, Dev: ci.AddressDev(v), Broadcast: v.Broadcast, Scope: v.Scope, Label: v.Label}
 			in.addrs = append(in.addrs, a)
 			in.announce[a.Dev] = append(in.announce[a.Dev], a.Prefix.Addr())
 		}

@@ -24,7 +24,7 @@ import (
 type Address struct {
 	Prefix    netip.Prefix
 	Dev       string // interface
-	Broadcast string // "" or "-": none, "+": computed from the prefix, or an address
+	Broadcast string // "": none, "+" or "-": host bits set or cleared, or an address
 	Scope     string // "" (global), "host", "link", "site" or "nowhere"
 	Label     string // IPv4 only, must start with Dev
 }
@@ -140,24 +140,41 @@ func (a Address) netlink() (*netlink.Addr, error) {
 		return nil, fmt.Errorf("virtual address %v: %w", p, err)
 	}
 	na.Scope = scope
-	switch a.Broadcast {
-	case "", "-":
-	case "+":
-		if p.Addr().Is4() && p.Bits() < 31 {
-			b := p.Masked().Addr().As4()
+	brd, err := BroadcastOf(p, a.Broadcast)
+	if err != nil {
+		return nil, err
+	}
+	if brd.IsValid() {
+		na.Broadcast = brd.AsSlice()
+	}
+	return na, nil
+}
+
+// BroadcastOf is the broadcast address "brd SPEC" gives an address, as
+// ip-address(8) reads it: "+" sets the host bits, "-" clears them, else an
+// IPv4 address; none (the invalid Addr) for "" or where a prefix has no
+// host bits to speak of (IPv6, /31, /32).
+func BroadcastOf(p netip.Prefix, spec string) (netip.Addr, error) {
+	switch spec {
+	case "":
+		return netip.Addr{}, nil
+	case "+", "-":
+		if !p.Addr().Is4() || p.Bits() >= 31 {
+			return netip.Addr{}, nil
+		}
+		b := p.Masked().Addr().As4()
+		if spec == "+" {
 			for i := p.Bits(); i < 32; i++ {
 				b[i/8] |= 0x80 >> (i % 8)
 			}
-			na.Broadcast = net.IP(b[:])
 		}
-	default:
-		ip, err := netip.ParseAddr(a.Broadcast)
-		if err != nil || !ip.Is4() {
-			return nil, fmt.Errorf("virtual address %v: broadcast %q is not an IPv4 address", p, a.Broadcast)
-		}
-		na.Broadcast = ip.AsSlice()
+		return netip.AddrFrom4(b), nil
 	}
-	return na, nil
+	ip, err := netip.ParseAddr(spec)
+	if err != nil || !ip.Is4() {
+		return netip.Addr{}, fmt.Errorf("virtual address %v: broadcast %q is not an IPv4 address", p, spec)
+	}
+	return ip, nil
 }
 
 // ParseScope reads an address scope by name, as ip-address(8) and

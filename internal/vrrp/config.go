@@ -194,7 +194,8 @@ func (c *Config) wireInterval() uint16 {
 // owner reports whether this router owns the addresses (priority 255).
 func (c *Config) owner() bool { return c.Priority == PriorityOwner }
 
-// startsMaster reports whether the instance goes straight to MASTER on
-// start-up and on leaving FAULT: only an owner does, and keepalived treats
-// an owner as "state MASTER" unless it has nopreempt.
-func (c *Config) startsMaster() bool { return c.owner() && (c.WantMaster || !c.NoPreempt) }
+// StartsMaster reports whether the instance goes straight to MASTER on
+// start-up and on leaving FAULT: an owner that is also "state MASTER".
+// keepalived 2.2.7 keeps an owner configured "state BACKUP" in BACKUP for
+// a Master_Down_Interval first (checked against its log); so does vipd.
+func (c *Config) StartsMaster() bool { return c.owner() && c.WantMaster }

@@ -162,7 +162,7 @@ func (in *Instance) start(now time.Duration, canMaster bool) {
 	switch {
 	case in.fault:
 		in.enterFault(now, ReasonStartup)
-	case canMaster && in.cfg.startsMaster():
+	case canMaster && in.cfg.StartsMaster():
 		in.becomeMaster(now, ReasonOwner)
 	default:
 		in.enterBackup(now, ReasonStartup, netip.Addr{})
@@ -295,7 +295,7 @@ func (in *Instance) enterFault(now time.Duration, reason Reason) {
 // leaveFault returns to service: the owner straight to master, everyone
 // else to backup for a full Master_Down_Interval.
 func (in *Instance) leaveFault(now time.Duration, canMaster bool) {
-	if canMaster && in.cfg.startsMaster() {
+	if canMaster && in.cfg.StartsMaster() {
 		in.becomeMaster(now, ReasonRecovered)
 		return
 	}

@@ -57,7 +57,7 @@ func (g *SyncGroup) faulty() bool {
 // master: only then does the group skip listening as BACKUP.
 func (g *SyncGroup) allStartMaster() bool {
 	for _, m := range g.members {
-		if !m.cfg.startsMaster() {
+		if !m.cfg.StartsMaster() {
 			return false
 		}
 	}
