@@ -121,8 +121,11 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	if !o.foreground {
 		return detach(stderr)
 	}
-	if o.umask >= 0 {
+	switch {
+	case o.umask >= 0:
 		syscall.Umask(o.umask)
+	case cfg.Global.Umask >= 0:
+		syscall.Umask(cfg.Global.Umask)
 	}
 	log, closeLog, err := logger(o, stderr)
 	if err != nil {

@@ -23,6 +23,9 @@ func (c *Config) Dump(w io.Writer) error {
 	} else {
 		d.line(1, "# router_id: the host name")
 	}
+	if c.Global.Umask >= 0 {
+		d.line(1, "umask %#o", c.Global.Umask)
+	}
 	if g := c.group(false); g.IsValid() {
 		d.line(1, "vrrp_mcast_group4 %v", g)
 	}

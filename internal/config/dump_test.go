@@ -36,6 +36,7 @@ func roundTrip(t *testing.T, name string, cfg *Config) {
 func TestDumpRoundTrip(t *testing.T) {
 	cfg, _, err := load(t, `global_defs {
   router_id "lb 1"
+  umask IWGRP | IWOTH|IROTH
   vrrp_version 3
   vrrp_mcast_group4 224.0.0.19
   vrrp_garp_interval 0.002

@@ -25,6 +25,9 @@ type Config struct {
 // Global is global_defs.
 type Global struct {
 	RouterID string // empty: the host name
+	// Umask is the file mode mask for what vipd creates (its pid file);
+	// -1: leave the inherited one. The -u flag overrides it.
+	Umask int
 	// GARPInterval and GNAInterval are the least time between two
 	// gratuitous ARPs, or two unsolicited neighbour advertisements, on
 	// one interface (vrrp_garp_interval, vrrp_gna_interval); 0: none.
@@ -128,7 +131,7 @@ func Load(path string, o Options) (*Config, error) {
 		}
 		return nil, err
 	}
-	b := &builder{cfg: &Config{Warnings: tree.Warnings}}
+	b := &builder{cfg: &Config{Global: Global{Umask: -1}, Warnings: tree.Warnings}}
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -344,12 +347,41 @@ func (b *builder) globalDefs(g *Node) {
 			}
 		case "vrrp_strict":
 			d.strict = b.args(n, 0, 0)
+		case "umask":
+			if v, ok := b.umask(n); ok {
+				b.cfg.Global.Umask = v
+			}
 		case "enable_script_security":
 			d.scriptSecurity = b.flag(n)
 		default:
 			b.other(schema.lookup("global_defs"), n)
 		}
 	}
+}
+
+// umaskBits are the names keepalived's umask takes, "IWGRP | IWOTH".
+var umaskBits = map[string]int{
+	"IRUSR": 0o400, "IWUSR": 0o200, "IXUSR": 0o100,
+	"IRGRP": 0o040, "IWGRP": 0o020, "IXGRP": 0o010,
+	"IROTH": 0o004, "IWOTH": 0o002, "IXOTH": 0o001,
+}
+
+// umask reads a number (0077) or names joined by '|'.
+func (b *builder) umask(n *Node) (int, bool) {
+	spec := strings.Join(n.Args, "")
+	if v, err := strconv.ParseUint(spec, 0, 12); err == nil {
+		return int(v), true
+	}
+	mask := 0
+	for _, name := range strings.Split(spec, "|") {
+		bit, ok := umaskBits[name]
+		if !ok {
+			b.errorf(n.Pos, "umask %q: want a number such as 0027 or names such as IWGRP | IWOTH", strings.Join(n.Args, " "))
+			return 0, false
+		}
+		mask |= bit
+	}
+	return mask, true
 }
 
 func (b *builder) extraIf(n *Node) (extraIf, bool) {
