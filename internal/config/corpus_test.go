@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,7 @@ type corpusFile struct {
 	path  string
 	tier  string
 	clean bool
+	hard  string // hard_lines: "12,15", the lines keepalived found hard problems on
 }
 
 func readCorpus(t testing.TB) []corpusFile {
@@ -56,6 +58,7 @@ func readCorpus(t testing.TB) []corpusFile {
 			path:  filepath.Join(corpusDir, row[col["file"]]),
 			tier:  row[col["tier"]],
 			clean: row[col["clean"]] == "1",
+			hard:  row[col["hard_lines"]],
 		})
 	}
 	return out
@@ -64,13 +67,38 @@ func readCorpus(t testing.TB) []corpusFile {
 // corpusOptions are those keepalived's verdicts were taken with.
 var corpusOptions = Options{ConfigID: "holdout"}
 
-// checkFile is vipd -t on one file: nil if it would run.
-func checkFile(path string) error {
+// checkFileLines is vipd -t on one file: nil if it would run, and the
+// lines of the file itself that an error or a warning names.
+func checkFileLines(path string) (map[int]bool, error) {
 	cfg, err := Load(path, corpusOptions)
 	if err == nil {
 		err = cfg.Validate()
 	}
-	return err
+	named := map[int]bool{}
+	note := func(pos Pos) {
+		if pos.File == path {
+			named[pos.Line] = true
+		}
+	}
+	var errs Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			var le *Error
+			var ns *NotSupportedError
+			switch {
+			case errors.As(e, &le):
+				note(le.Pos)
+			case errors.As(e, &ns):
+				note(ns.Pos)
+			}
+		}
+	}
+	if cfg != nil {
+		for _, w := range cfg.Warnings {
+			note(w.Pos)
+		}
+	}
+	return named, err
 }
 
 // difference is a corpus file where vipd and keepalived disagree.
@@ -114,8 +142,17 @@ func TestCorpusVerdicts(t *testing.T) {
 	type tally struct{ files, same int }
 	byTier := map[string]*tally{}
 	byReason := map[string]int{}
+	hardLines, hardNamed := 0, 0
 	for _, f := range files {
-		err := checkFile(f.path)
+		named, err := checkFileLines(f.path)
+		for _, l := range strings.Split(f.hard, ",") {
+			if n, convErr := strconv.Atoi(l); convErr == nil {
+				hardLines++
+				if named[n] {
+					hardNamed++
+				}
+			}
+		}
 		tl := byTier[f.tier]
 		if tl == nil {
 			tl = &tally{}
@@ -160,6 +197,7 @@ func TestCorpusVerdicts(t *testing.T) {
 		}
 		t.Logf("%s: %d files, same verdict as keepalived on %d (%.1f%%)", tier, tl.files, tl.same, 100*float64(tl.same)/float64(tl.files))
 	}
+	t.Logf("keepalived's hard lines named by an error or a warning: %d of %d", hardNamed, hardLines)
 	reasons := slices.Sorted(maps.Keys(byReason))
 	for _, reason := range reasons {
 		t.Logf("differences: %d %s", byReason[reason], reason)
