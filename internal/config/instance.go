@@ -189,6 +189,22 @@ func (b *builder) instance(blk *Node) {
 	if c.VRID == 0 {
 		b.errorf(blk.Pos, "vrrp_instance %s: virtual_router_id is required", c.Name)
 	}
+	// Settings keepalived clears with a warning, cleared alike.
+	if c.NoPreempt && c.Priority == vrrp.PriorityOwner {
+		b.warnf(seen["nopreempt"].Pos, "nopreempt does nothing for the address owner (priority 255): dropped, as keepalived does")
+		c.NoPreempt = false
+	}
+	if c.PreemptDelay > 0 && c.WantMaster {
+		b.warnf(seen["preempt_delay"].Pos, "preempt_delay does nothing with state MASTER: dropped, as keepalived does; use state BACKUP to delay preemption")
+		c.PreemptDelay = 0
+	}
+	if len(in.VIPs) == 0 && !b.broken[in] {
+		if c.Version == 3 {
+			b.errorf(blk.Pos, "vrrp_instance %s: VRRPv3 needs at least one virtual_ipaddress", c.Name)
+		} else {
+			b.warnf(blk.Pos, "vrrp_instance %s: no virtual_ipaddress: the instance elects a master that holds nothing", c.Name)
+		}
+	}
 	if c.NoPreempt && c.WantMaster {
 		b.errorf(seen["nopreempt"].Pos, "nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of %s", c.Name)
 	}

@@ -149,6 +149,7 @@ func TestLoadErrors(t *testing.T) {
 		{"shared VRID, different addresses", head + vips + "vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
 			"keepalived.conf:12: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
 
+		{"v3 without addresses", head + " version 3\n}\n", "keepalived.conf:1: vrrp_instance VI_1: VRRPv3 needs at least one virtual_ipaddress"},
 		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keyword auth_type AH (keepalived.conf:5) is not supported yet"},
 		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
 		{"priority 0", head + " priority 0\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255"},
@@ -179,7 +180,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestLoadNopreemptMaster(t *testing.T) {
-	_, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
+	_, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n priority 100\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
 	if err == nil || !strings.HasSuffix(err.Error(), "keepalived.conf:3: nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of VI_1") {
 		t.Fatalf("error %v", err)
 	}
@@ -256,6 +257,12 @@ func TestLoadAdjustsAsKeepalived(t *testing.T) {
 			func(in *Instance) bool { return in.VRRP.SkipCheckAdvAddr }},
 		{"state MASTER alone is the owner", head + " state MASTER\n" + vips, "",
 			func(in *Instance) bool { return in.VRRP.Priority == 255 }},
+		{"nopreempt for the owner", head + " priority 255\n nopreempt\n" + vips, "keepalived.conf:5: nopreempt does nothing for the address owner",
+			func(in *Instance) bool { return !in.VRRP.NoPreempt && in.VRRP.WantMaster }},
+		{"preempt_delay with state MASTER", head + " state MASTER\n priority 100\n preempt_delay 5\n" + vips, "keepalived.conf:6: preempt_delay does nothing with state MASTER",
+			func(in *Instance) bool { return in.VRRP.PreemptDelay == 0 }},
+		{"v2 without addresses", head + "}\n", "keepalived.conf:1: vrrp_instance VI_1: no virtual_ipaddress",
+			func(in *Instance) bool { return len(in.VIPs) == 0 }},
 		{"lower-priority bursts from global_defs", "global_defs {\n vrrp_garp_master_delay 60\n}\n" + head + " garp_master_delay 0\n garp_master_repeat 2\n" + vips, "",
 			func(in *Instance) bool {
 				return in.VRRP.GARPMasterDelay == 0 && in.VRRP.GARPLowerPrioDelay == time.Minute && in.VRRP.GARPLowerPrioRepeat == 5
