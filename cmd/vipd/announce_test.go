@@ -208,5 +208,7 @@ func TestExtraAnnouncements(t *testing.T) {
 	if len(extra) < 2 || len(extra) > 5 {
 		t.Fatalf("%d announcements in the 3.5s after the burst, want about 3 (one a second)", len(extra))
 	}
-	checkSpacing(t, "garp_extra_if", extra, 900*time.Millisecond)
+	// The repeats keep to their schedule, so one that a loaded machine
+	// sends late is followed by a shorter gap; they must not bunch up.
+	checkSpacing(t, "garp_extra_if", extra, 500*time.Millisecond)
 }

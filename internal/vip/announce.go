@@ -19,7 +19,7 @@ import (
 // for IPv6, all at once. The sockets are opened per burst: bursts are
 // rare, and an interface that was re-created (a VMAC) is picked up by name.
 func Announce(dev string, addrs []netip.Addr, rounds int) error {
-	return burst(dev, addrs, rounds, func(kind) error { return nil })
+	return burst(dev, addrs, rounds, unpaced{})
 }
 
 // kind is a kind of announcement; each has its own pace.
@@ -30,9 +30,21 @@ const (
 	gna              // unsolicited neighbour advertisement
 )
 
-// burst sends rounds of announcements, calling pace before each message;
-// an error from pace ends the burst.
-func burst(dev string, addrs []netip.Addr, rounds int, pace func(kind) error) error {
+// pacer spaces messages: wait is called before each (an error ends the
+// burst) and sent once it has left, so that the spacing is counted from
+// when it left, however late a loaded machine let it go.
+type pacer interface {
+	wait(kind) error
+	sent(kind)
+}
+
+type unpaced struct{}
+
+func (unpaced) wait(kind) error { return nil }
+func (unpaced) sent(kind)       {}
+
+// burst sends rounds of announcements, paced.
+func burst(dev string, addrs []netip.Addr, rounds int, pace pacer) error {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
 		return fmt.Errorf("announce on %s: %w", dev, err)
@@ -55,7 +67,7 @@ func burst(dev string, addrs []netip.Addr, rounds int, pace func(kind) error) er
 	return errors.Join(errs...)
 }
 
-func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func(kind) error) error {
+func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int, pace pacer) error {
 	// Protocol 0: this socket only sends, so nothing queues up on it.
 	c, err := packet.Listen(ifi, packet.Raw, 0, nil)
 	if err != nil {
@@ -85,12 +97,13 @@ func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func
 	to := &packet.Addr{HardwareAddr: ethernet.Broadcast}
 	for range rounds {
 		for _, fb := range frames {
-			if err := pace(garp); err != nil {
+			if err := pace.wait(garp); err != nil {
 				return err
 			}
 			if _, err := c.WriteTo(fb, to); err != nil {
 				return fmt.Errorf("gratuitous ARP on %s: %w", ifi.Name, err)
 			}
+			pace.sent(garp)
 		}
 	}
 	return nil
@@ -98,7 +111,7 @@ func gratuitousARP(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func
 
 var allNodes = netip.MustParseAddr("ff02::1")
 
-func unsolicitedNA(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func(kind) error) error {
+func unsolicitedNA(ifi *net.Interface, addrs []netip.Addr, rounds int, pace pacer) error {
 	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
 	if err != nil {
 		return fmt.Errorf("neighbour advertisement on %s: %w", ifi.Name, err)
@@ -117,12 +130,13 @@ func unsolicitedNA(ifi *net.Interface, addrs []netip.Addr, rounds int, pace func
 				TargetAddress: a,
 				Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: ifi.HardwareAddr}},
 			}
-			if err := pace(gna); err != nil {
+			if err := pace.wait(gna); err != nil {
 				return err
 			}
 			if err := c.WriteTo(na, nil, allNodes); err != nil {
 				return fmt.Errorf("neighbour advertisement on %s: %w", ifi.Name, err)
 			}
+			pace.sent(gna)
 		}
 	}
 	return nil

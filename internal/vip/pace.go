@@ -76,35 +76,41 @@ func (a *Announcer) Announce(ctx context.Context, dev string, addrs []netip.Addr
 }
 
 // work sends the bursts queued for one interface, each message of a kind
-// at least that kind's spacing after the last one.
+// at least that kind's spacing after the last one left.
 func (a *Announcer) work(dev string, q <-chan pacedBurst) {
 	defer a.wg.Done()
-	var last [2]time.Time // by kind
-	gap := [2]time.Duration{garp: a.spacing.ARP, gna: a.spacing.NA}
+	p := &queuePacer{gap: [2]time.Duration{garp: a.spacing.ARP, gna: a.spacing.NA}}
 	for b := range q {
-		pace := func(k kind) error {
-			if wait := time.Until(last[k].Add(gap[k])); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-b.ctx.Done():
-					t.Stop()
-				}
-			}
-			if err := b.ctx.Err(); err != nil {
-				return err
-			}
-			last[k] = time.Now()
-			return nil
-		}
 		if b.ctx.Err() != nil {
 			continue
 		}
-		if err := burst(dev, b.addrs, b.rounds, pace); err != nil && !errors.Is(err, b.ctx.Err()) {
+		p.ctx = b.ctx
+		if err := burst(dev, b.addrs, b.rounds, p); err != nil && !errors.Is(err, b.ctx.Err()) {
 			a.onError(dev, err)
 		}
 	}
 }
+
+// queuePacer paces one interface's messages across its bursts.
+type queuePacer struct {
+	ctx  context.Context // the burst being sent: its end drops the rest
+	gap  [2]time.Duration
+	last [2]time.Time // by kind: when the last one left
+}
+
+func (p *queuePacer) wait(k kind) error {
+	if wait := time.Until(p.last[k].Add(p.gap[k])); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+		}
+	}
+	return p.ctx.Err()
+}
+
+func (p *queuePacer) sent(k kind) { p.last[k] = time.Now() }
 
 // Close stops the queues' goroutines once they have sent or dropped what
 // is queued; callers end the bursts' contexts first to drop them.
