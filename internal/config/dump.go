@@ -135,6 +135,20 @@ func (d *dumper) instance(in *Instance) {
 	if in.DontTrackPrimary {
 		d.line(1, "dont_track_primary")
 	}
+	if len(in.TrackInterfaces) > 0 {
+		d.line(1, "track_interface {")
+		for _, t := range in.TrackInterfaces {
+			line := quote(t.Name)
+			if t.Weight != 0 {
+				line += " weight " + strconv.Itoa(t.Weight)
+			}
+			if t.Reverse {
+				line += " reverse"
+			}
+			d.line(2, "%s", line)
+		}
+		d.line(1, "}")
+	}
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
 	if len(in.UnicastPeers) > 0 {

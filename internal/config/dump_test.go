@@ -61,6 +61,11 @@ vrrp_instance V4 {
     192.0.2.12
   }
   garp_extra_if all 30
+  track_interface {
+    eth3
+    eth4 weight -20
+    eth5 weight 10 reverse
+  }
   use_vmac vrrp42
   lower_prio_no_advert
   virtual_ipaddress {

@@ -106,6 +106,8 @@ func (b *builder) instance(blk *Node) {
 			}
 		case "unicast_peer":
 			in.UnicastPeers = b.peers(n, in.UnicastPeers)
+		case "track_interface":
+			in.TrackInterfaces = b.trackInterfaces(n, in.TrackInterfaces)
 		case "dont_track_primary":
 			in.DontTrackPrimary = b.args(n, 0, 0)
 		case "accept", "no_accept":
@@ -416,4 +418,38 @@ func (b *builder) peers(blk *Node, peers []netip.Addr) []netip.Addr {
 		}
 	}
 	return peers
+}
+
+// trackInterfaces reads a track_interface block: "NAME [weight N
+// [reverse]]" per line.
+func (b *builder) trackInterfaces(blk *Node, out []TrackedInterface) []TrackedInterface {
+	if !blk.Block || len(blk.Args) > 0 {
+		b.errorf(blk.Pos, "track_interface takes a block of interface names")
+		return out
+	}
+	for _, n := range blk.Children {
+		t := TrackedInterface{Pos: n.Pos, Name: n.Keyword}
+		args := n.Args
+		if len(args) >= 2 && args[0] == "weight" {
+			w, err := strconv.Atoi(args[1])
+			if err != nil || w < -253 || w > 253 {
+				b.errorf(n.Pos, "track_interface %s: weight %q must be a whole number -253..253", t.Name, args[1])
+				continue
+			}
+			t.Weight, args = w, args[2:]
+			if len(args) > 0 && args[0] == "reverse" {
+				t.Reverse, args = true, args[1:]
+			}
+		}
+		if len(args) > 0 {
+			b.errorf(n.Pos, "track_interface %s: want NAME [weight N [reverse]], not %q", t.Name, strings.Join(n.Args, " "))
+			continue
+		}
+		if t.Reverse && t.Weight == 0 {
+			b.errorf(n.Pos, "track_interface %s: reverse needs a weight", t.Name)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }

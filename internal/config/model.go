@@ -54,6 +54,33 @@ type Instance struct {
 	// addresses (garp_extra_if), so that switches keep the MAC; 0: never.
 	ExtraAnnounce    time.Duration
 	ExtraAnnounceAll bool
+	// TrackInterfaces are the interfaces whose state moves the instance
+	// (track_interface), besides its own.
+	TrackInterfaces []TrackedInterface
+}
+
+// TrackedInterface is one line of track_interface: "NAME [weight N
+// [reverse]]". Without a weight the instance is in FAULT while the
+// interface is down; with one, its priority moves by the weight: a
+// positive weight is added while the interface is up, a negative one
+// while it is down (reverse swaps up and down).
+type TrackedInterface struct {
+	Pos     Pos
+	Name    string
+	Weight  int // -253..253; 0: FAULT while down
+	Reverse bool
+}
+
+// Down reports whether a tracked interface counts as down.
+func (t TrackedInterface) Down(up bool) bool { return up == t.Reverse }
+
+// Adjust is what the interface, up or not, adds to the priority.
+func (t TrackedInterface) Adjust(up bool) int {
+	down := t.Down(up)
+	if t.Weight > 0 && !down || t.Weight < 0 && down {
+		return t.Weight
+	}
+	return 0
 }
 
 // TakesTraffic reports whether a master of this instance takes in

@@ -146,8 +146,9 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate VRID", head + vips + head + vips, "keepalived.conf:8: vrrp_instance VI_1 is defined twice"},
 		{"same VRID and interface", head + vips + "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 5\n" + vips,
 			"keepalived.conf:8: vrrp_instance VI_2 uses virtual_router_id 5 on eth0, as VI_1 does (keepalived.conf:1)"},
-		{"shared VRID, different addresses", head + vips + "vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
-			"keepalived.conf:12: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
+		{"shared VRID, different addresses", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n unicast_peer {\n  198.18.0.7\n }\n" + vips +
+			"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 5\n unicast_peer {\n  198.18.0.8\n }\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
+			"keepalived.conf:18: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
 
 		{"v3 without addresses", head + " version 3\n}\n", "keepalived.conf:1: vrrp_instance VI_1: VRRPv3 needs at least one virtual_ipaddress"},
 		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keyword auth_type AH (keepalived.conf:5) is not supported yet"},

@@ -55,7 +55,7 @@ func (b *builder) crossCheck() {
 				b.warnf(v.Pos, "virtual address %v is listed twice in vrrp_instance %s", a, c.Name)
 				continue
 			}
-			if first.VRRP.VRID == c.VRID && !sameAddrs(first, in) {
+			if first.VRRP.VRID == c.VRID && first.VRRP.Interface == c.Interface && !sameAddrs(first, in) {
 				b.errorf(v.Pos, "vrrp_instance %s and %s (%s) share virtual_router_id %d and address %v but list different addresses (%s against %s): routers that disagree on the list cannot agree who is master; give them the same list",
 					c.Name, first.VRRP.Name, first.Pos, c.VRID, a, addrList(in), addrList(first))
 			} else {

@@ -236,10 +236,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 func (d *Daemon) startUp() {
 	now := d.now()
 	for _, in := range d.instances {
-		in.linkIsUp = in.linkUp()
-		if !in.linkIsUp && !in.cfg.DontTrackPrimary {
-			d.router.SetFault(now, in.vr.Name(), true)
-		}
+		in.initTracking()
+		d.applyTracking(in)
 	}
 	actions := d.router.Start(now)
 	startsMaster := map[*instance]bool{}

@@ -30,7 +30,8 @@ type instance struct {
 	announce map[string][]netip.Addr
 	holding  bool
 	renewAt  time.Duration
-	linkIsUp bool // as last seen; a change is a fault or a recovery
+	linkIsUp bool    // as last seen; a change is a fault or a recovery
+	track    tracked // track_interface
 
 	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
 	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)

@@ -44,25 +44,34 @@ func (d *Daemon) watchLinks() (<-chan linkState, chan struct{}, error) {
 	return out, done, nil
 }
 
-// linkChanged puts the instances on an interface that went down into
-// FAULT, and brings them back when it is up again, unless they are told
-// not to track it (dont_track_primary).
+// linkChanged follows an interface going down or up: the instances on
+// it go to FAULT (unless dont_track_primary) and back, and those tracking
+// it (track_interface) go to FAULT or change priority.
 func (d *Daemon) linkChanged(s linkState) {
-	now := d.now()
 	for _, in := range d.instances {
-		if in.base.Index != s.index || in.cfg.DontTrackPrimary || in.linkIsUp == s.up {
-			continue
+		changed := false
+		if in.base.Index == s.index && in.linkIsUp != s.up {
+			in.linkIsUp, changed = s.up, true
+			if !in.cfg.DontTrackPrimary {
+				d.logLink(in, s)
+			}
 		}
-		in.linkIsUp = s.up
-		if s.up {
-			d.log.Info(fmt.Sprintf("(%s) interface %s is up", in.vr.Name(), s.name))
-		} else {
-			d.log.Warn(fmt.Sprintf("(%s) interface %s is down", in.vr.Name(), s.name))
+		for i, t := range in.cfg.TrackInterfaces {
+			if t.Name == s.name && in.track.up[i] != s.up {
+				in.track.up[i], changed = s.up, true
+				d.logLink(in, s)
+			}
 		}
-		actions, err := d.router.SetFault(now, in.vr.Name(), !s.up)
-		if err != nil {
-			d.log.Error("link change", "err", err)
+		if changed {
+			d.applyTracking(in)
 		}
-		d.execute(actions)
+	}
+}
+
+func (d *Daemon) logLink(in *instance, s linkState) {
+	if s.up {
+		d.log.Info(fmt.Sprintf("(%s) interface %s is up", in.vr.Name(), s.name))
+	} else {
+		d.log.Warn(fmt.Sprintf("(%s) interface %s is down", in.vr.Name(), s.name))
 	}
 }
