@@ -125,9 +125,18 @@ func macOf(t *testing.T, r *vrrplab.Router) net.HardwareAddr {
 // one before (less a little for the client's clock).
 func checkSpacing(t *testing.T, what string, at []time.Time, gap time.Duration) {
 	t.Helper()
+	// The times are when the listener read each message: on a loaded
+	// machine one read late by up to slack makes the next gap look short.
+	// So spans are checked, not single gaps: k messages on must be at
+	// least k gaps, less slack, later. Unpaced messages fail for k >= 2.
+	const slack = 300 * time.Millisecond
 	for i := 1; i < len(at); i++ {
-		if d := at[i].Sub(at[i-1]); d < gap-20*time.Millisecond {
-			t.Errorf("%s: announcements %d and %d came %v apart, want at least %v", what, i-1, i, d.Round(time.Millisecond), gap)
+		for j := range i {
+			if d := at[i].Sub(at[j]); d < time.Duration(i-j)*gap-slack {
+				t.Errorf("%s: announcements %d and %d came %v apart, want at least %v (%d gaps of %v, less %v)",
+					what, j, i, d.Round(time.Millisecond), time.Duration(i-j)*gap-slack, i-j, gap, slack)
+				return
+			}
 		}
 	}
 }
@@ -208,7 +217,5 @@ func TestExtraAnnouncements(t *testing.T) {
 	if len(extra) < 2 || len(extra) > 5 {
 		t.Fatalf("%d announcements in the 3.5s after the burst, want about 3 (one a second)", len(extra))
 	}
-	// The repeats keep to their schedule, so one that a loaded machine
-	// sends late is followed by a shorter gap; they must not bunch up.
-	checkSpacing(t, "garp_extra_if", extra, 500*time.Millisecond)
+	checkSpacing(t, "garp_extra_if", extra, time.Second)
 }
