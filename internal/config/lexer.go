@@ -49,10 +49,15 @@ const (
 	MaxExpandDepth  = 32
 	MaxLines        = 1_000_000
 	MaxLineBytes    = 64 << 10
-	// maxSteps bounds the lines processed, output or not: a ~SEQ of
-	// definitions produces nothing yet takes time.
-	maxSteps = 4 * MaxLines
 )
+
+// maxLines is MaxLines, lowered by the fuzz test so that it spends its time
+// on variety rather than on million-line expansions; maxSteps bounds the
+// lines processed, output or not (a ~SEQ of definitions produces nothing
+// yet takes time).
+var maxLines = MaxLines
+
+func maxSteps() int { return 4 * maxLines }
 
 // lexer turns files into statement lines as keepalived's reader does:
 // comments removed, @ID lines kept or dropped, $NAME parameters defined
@@ -109,7 +114,7 @@ func (lx *lexer) file(path string, from Pos) error {
 	lx.stack = append(lx.stack, abs)
 	defer func() { lx.stack = lx.stack[:len(lx.stack)-1] }()
 	for i, raw := range strings.Split(string(src), "\n") {
-		if lx.lines > MaxLines || lx.steps > maxSteps {
+		if lx.lines > maxLines || lx.steps > maxSteps() {
 			return nil // already reported; stop reading
 		}
 		pos := Pos{File: path, Line: i + 1}
@@ -158,9 +163,9 @@ func (lx *lexer) rawLine(raw string, pos Pos) {
 
 // line processes one logical line with comments already removed.
 func (lx *lexer) line(text string, pos Pos, depth int) {
-	if lx.steps++; lx.steps > maxSteps {
-		if lx.steps == maxSteps+1 {
-			lx.errorf(pos, "the configuration expands too far: more than %d lines processed (a ~SEQ range too large?)", maxSteps)
+	if lx.steps++; lx.steps > maxSteps() {
+		if lx.steps == maxSteps()+1 {
+			lx.errorf(pos, "the configuration expands too far: more than %d lines processed (a ~SEQ range too large?)", maxSteps())
 		}
 		return
 	}
@@ -257,9 +262,9 @@ func (lx *lexer) statement(text string, pos Pos) {
 	if len(words) == 0 {
 		return
 	}
-	if lx.lines++; lx.lines > MaxLines {
-		if lx.lines == MaxLines+1 {
-			lx.errorf(pos, "the configuration expands to more than %d lines (a ~SEQ range too large?)", MaxLines)
+	if lx.lines++; lx.lines > maxLines {
+		if lx.lines == maxLines+1 {
+			lx.errorf(pos, "the configuration expands to more than %d lines (a ~SEQ range too large?)", maxLines)
 		}
 		return
 	}

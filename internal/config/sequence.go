@@ -42,7 +42,7 @@ func (lx *lexer) sequence(text string, pos Pos, depth int) {
 			lx.params[v] = []string{tuple[i]}
 		}
 		lx.line(rest, pos, depth+1)
-		if lx.lines > MaxLines || lx.steps > maxSteps {
+		if lx.lines > maxLines || lx.steps > maxSteps() {
 			return
 		}
 	}
@@ -101,8 +101,8 @@ func (lx *lexer) seq(kind, spec string, pos Pos) ([]string, [][]string, bool) {
 	if step < 0 {
 		span, stride = uint64(start-end), uint64(-step)
 	}
-	if span/stride >= MaxLines {
-		return fail("more than " + strconv.Itoa(MaxLines) + " values")
+	if span/stride >= uint64(maxLines) {
+		return fail("more than " + strconv.Itoa(maxLines) + " values")
 	}
 	values := make([][]string, span/stride+1)
 	base := 10
