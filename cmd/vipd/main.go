@@ -92,6 +92,11 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		if _, err := os.Stat("/sys/class/net/" + in.VRRP.Interface); err != nil {
 			fmt.Fprintf(out, "warning: %s: vrrp_instance %s: interface %s does not exist on this host\n", in.Pos, in.VRRP.Name, in.VRRP.Interface)
 		}
+		for _, t := range in.TrackInterfaces {
+			if _, err := os.Stat("/sys/class/net/" + t.Name); err != nil {
+				fmt.Fprintf(out, "warning: %s: vrrp_instance %s: tracked interface %s does not exist on this host (it counts as down)\n", t.Pos, in.VRRP.Name, t.Name)
+			}
+		}
 	}
 	return 0
 }

@@ -78,6 +78,14 @@ func TestConfigTest(t *testing.T) {
 			t.Errorf("-t -f %s: exit %d, stderr %q; want %d and %q", filepath.Base(c.file), code, errb.String(), c.code, c.want)
 		}
 	}
+	// Interfaces this host lacks are warnings: -t may run elsewhere.
+	tracked := write("tracked.conf", "vrrp_instance VI_1 {\n interface nosuch0\n virtual_router_id 5\n track_interface {\n  nosuch1 weight -10\n }\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
+	var tout, terr bytes.Buffer
+	if code := run([]string{"-t", "-f", tracked}, &tout, &terr); code != 0 ||
+		!strings.Contains(terr.String(), "tracked.conf:1: vrrp_instance VI_1: interface nosuch0 does not exist on this host") ||
+		!strings.Contains(terr.String(), "tracked.conf:5: vrrp_instance VI_1: tracked interface nosuch1 does not exist on this host") {
+		t.Errorf("-t on missing interfaces: exit %d, %q", code, terr.String())
+	}
 	// A bad file also stops the daemon before it starts.
 	var out, errb bytes.Buffer
 	if code := run([]string{"-n", "-f", bad}, &out, &errb); code != exitConfig {
