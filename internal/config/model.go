@@ -174,8 +174,10 @@ type builder struct {
 	errs    Errors
 	version uint8 // vrrp_version from global_defs, 0 if unset
 	defs    globalDefaults
-	// groupPos[i] is where b.cfg.SyncGroups[i] was defined.
-	groupPos []Pos
+	// groupPos[i] is where b.cfg.SyncGroups[i] was defined, groupTrack
+	// its track_interface.
+	groupPos   []Pos
+	groupTrack [][]TrackedInterface
 	// broken are the instances with errors of their own, left out of
 	// the checks across instances.
 	broken map[*Instance]bool
@@ -230,6 +232,7 @@ func (b *builder) top(root *Node) {
 		}
 	}
 	b.checkSyncGroups()
+	b.shareGroupTracking()
 	b.crossCheck()
 	b.checkScripts(root)
 }
@@ -465,6 +468,7 @@ func (b *builder) syncGroup(g *Node) {
 		return
 	}
 	gc := vrrp.GroupConfig{Name: g.Args[0]}
+	var track []TrackedInterface
 	for _, n := range g.Children {
 		switch n.Keyword {
 		case "group":
@@ -476,12 +480,35 @@ func (b *builder) syncGroup(g *Node) {
 				gc.Members = append(gc.Members, m.Keyword)
 				gc.Members = append(gc.Members, m.Args...)
 			}
+		case "track_interface":
+			// Every member tracks them: one member in FAULT takes the
+			// group there. Weights need sync_group_tracking_weight.
+			for _, t := range b.trackInterfaces(n, nil) {
+				if t.Weight != 0 {
+					b.errs = append(b.errs, &NotSupportedError{Pos: t.Pos, Keyword: "track_interface weight in a vrrp_sync_group"})
+					continue
+				}
+				track = append(track, t)
+			}
 		default:
 			b.other(schema.lookup("vrrp_sync_group"), n)
 		}
 	}
 	b.cfg.SyncGroups = append(b.cfg.SyncGroups, gc)
 	b.groupPos = append(b.groupPos, g.Pos)
+	b.groupTrack = append(b.groupTrack, track)
+}
+
+// shareGroupTracking gives each sync group's track_interface to its
+// members.
+func (b *builder) shareGroupTracking() {
+	for i, g := range b.cfg.SyncGroups {
+		for _, in := range b.cfg.Instances {
+			if slices.Contains(g.Members, in.VRRP.Name) {
+				in.TrackInterfaces = append(in.TrackInterfaces, b.groupTrack[i]...)
+			}
+		}
+	}
 }
 
 func (b *builder) checkSyncGroups() {

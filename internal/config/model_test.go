@@ -282,3 +282,42 @@ func TestLoadAdjustsAsKeepalived(t *testing.T) {
 		}
 	}
 }
+
+// A sync group's track_interface is every member's.
+func TestSyncGroupTrackInterface(t *testing.T) {
+	cfg, _, err := load(t, `vrrp_sync_group G {
+  group {
+    A
+    B
+  }
+  track_interface {
+    eth9
+  }
+}
+vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  track_interface {
+    eth8 weight 10
+  }
+  virtual_ipaddress {
+    198.18.0.1
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    198.18.0.2
+  }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Instances[0].TrackInterfaces, cfg.Instances[1].TrackInterfaces
+	if len(a) != 2 || a[0].Name != "eth8" || a[0].Weight != 10 || a[1].Name != "eth9" || a[1].Weight != 0 ||
+		len(b) != 1 || b[0].Name != "eth9" {
+		t.Errorf("A tracks %+v, B tracks %+v", a, b)
+	}
+}
