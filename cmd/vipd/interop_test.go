@@ -230,11 +230,13 @@ func noLoss(s netlab.ProbeStats) error {
 // advertisements a few milliseconds before r2 accepts packets for the
 // address, and r2 drops a probe or two (seen with tcpdump on r2: echo
 // requests to keepalived's MAC right after its advertisements, no
-// replies, for up to 10 ms). That is keepalived's and the kernel's doing;
-// a few milliseconds are allowed.
+// replies, for up to 10 ms; 122 ms once on a CI machine loaded by other
+// namespace tests). That is keepalived's and the kernel's doing; 250 ms are
+// allowed, still well short of the Skew_Time a master that let go at once
+// would cost.
 func toKeepalived(v interopVariant) func(netlab.ProbeStats) error {
 	if v.ipv6 {
-		return maxGap(50 * time.Millisecond)
+		return maxGap(250 * time.Millisecond)
 	}
 	return noLoss
 }
