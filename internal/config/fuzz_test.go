@@ -20,6 +20,7 @@ func FuzzLoad(f *testing.F) {
 		"include k.conf\ninclude other.conf\n",
 		"\"unterminated\n{ } } {\n",
 		"vrrp_instance X { virtual_ipaddress { ::1 dev lo scope host } }",
+		"vrrp_instance X {\n garp_lower_prio_delay x\n garp_lower_prio_repeat y\n track_interface {\n e weight z\n }\n}\n",
 	} {
 		f.Add(seed, "include k.conf\n")
 	}

@@ -33,15 +33,9 @@ func (b *builder) instance(blk *Node) {
 	explicitVersion := false
 	// The lower-priority bursts default to global_defs' master bursts,
 	// not this instance's (keepalived 2.2.7's dump shows it).
-	lowDelay, lowRepeat := b.defs.lowDelay, b.defs.lowRepeat
-	if lowDelay == nil {
-		v := c.GARPMasterDelay // inherited from global_defs so far
-		lowDelay = &v
-	}
-	if lowRepeat == nil {
-		v := c.GARPMasterRepeat
-		lowRepeat = &v
-	}
+	lowDelay, lowRepeat := c.GARPMasterDelay, c.GARPMasterRepeat // inherited from global_defs so far
+	setIf(&lowDelay, b.defs.lowDelay)
+	setIf(&lowRepeat, b.defs.lowRepeat)
 	strict := b.defs.strict
 	extra := b.defs.extraIf
 	var acceptNode *Node // the last of accept and no_accept
@@ -137,13 +131,13 @@ func (b *builder) instance(blk *Node) {
 		case "garp_master_refresh":
 			setIf(&c.GARPMasterRefresh, b.optWholeSeconds(n))
 		case "garp_lower_prio_delay":
-			lowDelay = b.optWholeSeconds(n)
+			setIf(&lowDelay, b.optWholeSeconds(n))
 		case "garp_master_repeat":
 			setIf(&c.GARPMasterRepeat, b.optInt(n))
 		case "garp_master_refresh_repeat":
 			setIf(&c.GARPMasterRefreshRepeat, b.optInt(n))
 		case "garp_lower_prio_repeat":
-			lowRepeat = b.optInt(n)
+			setIf(&lowRepeat, b.optInt(n))
 		case "garp_extra_if", "vmac_garp_intvl":
 			if v, ok := b.extraIf(n); ok {
 				extra = v
@@ -161,7 +155,7 @@ func (b *builder) instance(blk *Node) {
 			b.other(schemaInstance, n)
 		}
 	}
-	c.GARPLowerPrioDelay, c.GARPLowerPrioRepeat = *lowDelay, *lowRepeat
+	c.GARPLowerPrioDelay, c.GARPLowerPrioRepeat = lowDelay, lowRepeat
 	// keepalived 2.2.7 (its dump shows it): state MASTER without a
 	// priority is the owner, and the owner without a state is MASTER
 	// (strict mode says so first, below).

@@ -153,6 +153,9 @@ func TestLoadErrors(t *testing.T) {
 		{"v3 without addresses", head + " version 3\n}\n", "keepalived.conf:1: vrrp_instance VI_1: VRRPv3 needs at least one virtual_ipaddress"},
 		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keyword auth_type AH (keepalived.conf:5) is not supported yet"},
 		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
+		{"bad lower-priority delay", head + " garp_lower_prio_delay x\n garp_lower_prio_repeat -1\n" + vips,
+			"keepalived.conf:4: garp_lower_prio_delay \"x\": must be a whole number 0..2147483647\n" +
+				"keepalived.conf:5: garp_lower_prio_repeat \"-1\": must be a whole number 0..2147483647"},
 		{"priority 0", head + " priority 0\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255"},
 		{"VRID 300", "vrrp_instance VI_1 {\n virtual_router_id 300\n" + vips, "keepalived.conf:2: virtual_router_id \"300\""},
 		{"no VRID", "vrrp_instance VI_1 {\n" + vips, "keepalived.conf:1: vrrp_instance VI_1: virtual_router_id is required"},
