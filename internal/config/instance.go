@@ -144,7 +144,7 @@ func (b *builder) instance(blk *Node) {
 			}
 		case "use_vmac":
 			if len(n.Args) == 2 {
-				b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "use_vmac with a MAC address"})
+				b.notSupportedAt(n.Pos, "use_vmac with a MAC address")
 			} else if b.args(n, 0, 1) {
 				in.UseVMAC = true
 				if len(n.Args) == 1 {
@@ -299,7 +299,7 @@ func (b *builder) authentication(blk *Node, c *vrrp.Config) {
 			case "PASS":
 				c.AuthType = vrrp.AuthPass
 			case "AH":
-				b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "auth_type AH"})
+				b.notSupportedAt(n.Pos, "auth_type AH")
 			default:
 				b.errorf(n.Pos, "auth_type %q: must be PASS or AH", n.Args[0])
 			}
@@ -347,7 +347,7 @@ func (b *builder) vip(n *Node) (VIP, bool) {
 		switch opt {
 		case "brd", "dev", "scope", "label":
 		default:
-			b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "virtual address option " + opt})
+			b.notSupportedAt(n.Pos, "virtual address option "+opt)
 			return v, false
 		}
 		if len(args) < 2 {
@@ -404,7 +404,7 @@ func (b *builder) peers(blk *Node, peers []netip.Addr) []netip.Addr {
 	}
 	for _, n := range blk.Children {
 		if len(n.Args) > 0 {
-			b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: "unicast_peer option " + n.Args[0]})
+			b.notSupportedAt(n.Pos, "unicast_peer option "+n.Args[0])
 			continue
 		}
 		if a, ok := b.addr(n, n.Keyword); ok {

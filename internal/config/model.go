@@ -209,8 +209,11 @@ func (b *builder) warnf(pos Pos, format string, args ...any) {
 	b.cfg.Warnings = append(b.cfg.Warnings, errorf(pos, format, args...))
 }
 
-func (b *builder) notSupported(n *Node) {
-	b.errs = append(b.errs, &NotSupportedError{Pos: n.Pos, Keyword: n.Keyword})
+func (b *builder) notSupported(n *Node) { b.notSupportedAt(n.Pos, n.Keyword) }
+
+// notSupportedAt refuses a form of a keyword ("auth_type AH") not built yet.
+func (b *builder) notSupportedAt(pos Pos, what string) {
+	b.errs = append(b.errs, &NotSupportedError{Pos: pos, Keyword: what})
 }
 
 func (b *builder) top(root *Node) {
@@ -485,7 +488,7 @@ func (b *builder) syncGroup(g *Node) {
 			// group there. Weights need sync_group_tracking_weight.
 			for _, t := range b.trackInterfaces(n, nil) {
 				if t.Weight != 0 {
-					b.errs = append(b.errs, &NotSupportedError{Pos: t.Pos, Keyword: "track_interface weight in a vrrp_sync_group"})
+					b.notSupportedAt(t.Pos, "track_interface weight in a vrrp_sync_group")
 					continue
 				}
 				track = append(track, t)
