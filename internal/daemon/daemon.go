@@ -410,10 +410,7 @@ func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 }
 
 // linkUp reports whether the instance's interface can carry traffic.
-func (in *instance) linkUp() bool {
-	ifi, err := net.InterfaceByIndex(in.base.Index)
-	return err == nil && ifi.Flags&net.FlagRunning != 0
-}
+func (in *instance) linkUp() bool { return carries(net.InterfaceByIndex(in.base.Index)) }
 
 // dropLog logs dropped adverts and failed sends, at most once per
 // instance, reason and peer every logEvery, with the running count, so

@@ -3,8 +3,6 @@ package daemon
 import (
 	"fmt"
 	"net"
-
-	"github.com/vipd/vipd/internal/vrrp"
 )
 
 // tracked is the last seen state of the interfaces an instance tracks
@@ -17,9 +15,9 @@ type tracked struct {
 	priority int
 }
 
-// interfaceUp reports whether an interface exists and carries traffic.
-func interfaceUp(name string) bool {
-	ifi, err := net.InterfaceByName(name)
+// carries reports whether a looked-up interface exists and carries
+// traffic: up and running, as the link watch reads a change.
+func carries(ifi *net.Interface, err error) bool {
 	return err == nil && ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0
 }
 
@@ -28,7 +26,7 @@ func (in *instance) initTracking() {
 	in.linkIsUp = in.linkUp()
 	in.track.up = make([]bool, len(in.cfg.TrackInterfaces))
 	for i, t := range in.cfg.TrackInterfaces {
-		in.track.up[i] = interfaceUp(t.Name)
+		in.track.up[i] = carries(net.InterfaceByName(t.Name))
 	}
 	in.track.priority = int(in.cfg.VRRP.Priority)
 }
@@ -49,18 +47,21 @@ func (in *instance) wanted() (fault bool, priority int) {
 	return fault, priority
 }
 
-// applyTracking tells the router what changed. The owner's priority
-// never moves (the router keeps it at 255).
+// applyTracking tells the router what changed; it logs the priority the
+// router settles on (it keeps 1..254, and the owner at 255).
 func (d *Daemon) applyTracking(in *instance) {
 	now := d.now()
 	fault, priority := in.wanted()
 	name := in.vr.Name()
-	if priority != in.track.priority && in.cfg.VRRP.Priority != vrrp.PriorityOwner {
+	if priority != in.track.priority {
 		in.track.priority = priority
-		d.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", name, in.vr.Priority(), max(1, min(priority, 254))))
+		was := in.vr.Priority()
 		actions, err := d.router.SetPriority(now, name, priority)
 		if err != nil {
 			d.log.Error("tracking", "err", err)
+		}
+		if is := in.vr.Priority(); is != was {
+			d.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", name, was, is))
 		}
 		d.execute(actions)
 	}
