@@ -58,13 +58,7 @@ func TestNoAccept(t *testing.T) {
 		return instance(i, i == 0)
 	})
 	r1, r2 := l.Router("r1"), l.Router("r2")
-	for _, r := range l.Routers {
-		must(t, r.Start())
-	}
-	l.VIP = vip
-	_, err := l.WaitHolders(15*time.Second, "r1")
-	must(t, err)
-	must(t, l.StartProbe(vip, 20*time.Millisecond))
+	startRouters(t, l, vip, "r1", 20*time.Millisecond)
 	unanswered(t, l, "r1 master with no_accept", r1)
 	if tbl := nftTable(t, r1, "inet", "vipd"); !strings.Contains(tbl, "198.18.29.100") {
 		t.Errorf("r1's firewall table does not block the address:\n%s", tbl)
@@ -74,7 +68,7 @@ func TestNoAccept(t *testing.T) {
 	}
 
 	must(t, r1.Term(10*time.Second))
-	_, err = l.WaitHolders(10*time.Second, "r2")
+	_, err := l.WaitHolders(10*time.Second, "r2")
 	must(t, err)
 	steady(t, l, "r2")
 	if tbl := nftTable(t, r1, "inet", "vipd"); tbl != "" {
@@ -113,13 +107,7 @@ func TestInteropStrict(t *testing.T) {
 			VIP: netip.MustParsePrefix("198.18.35.100/24")}
 	})
 	r1, r2 := l.Router("r1"), l.Router("r2")
-	for _, r := range l.Routers {
-		must(t, r.Start())
-	}
-	l.VIP = vip
-	_, err := l.WaitHolders(15*time.Second, "r2")
-	must(t, err)
-	must(t, l.StartProbe(vip, 20*time.Millisecond))
+	startRouters(t, l, vip, "r2", 20*time.Millisecond)
 	unanswered(t, l, "keepalived master in strict mode", r2)
 	if tbl := nftTable(t, r2, "ip", "keepalived"); !strings.Contains(tbl, "198.18.35.100") {
 		t.Errorf("keepalived's table does not block the address:\n%s", tbl)
@@ -127,7 +115,7 @@ func TestInteropStrict(t *testing.T) {
 	logHas(t, r1, "(VI_1) Entering BACKUP STATE")
 
 	must(t, r2.Term(10*time.Second))
-	_, err = l.WaitHolders(10*time.Second, "r1")
+	_, err := l.WaitHolders(10*time.Second, "r1")
 	must(t, err)
 	unanswered(t, l, "vipd master in strict mode", r1)
 	if tbl := nftTable(t, r1, "inet", "vipd"); !strings.Contains(tbl, "198.18.35.100") {

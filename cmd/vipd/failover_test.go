@@ -71,8 +71,16 @@ func must(t *testing.T, err error) {
 }
 
 // startAll starts every router, waits for want to hold the address
-// alone, and starts the client's probes.
+// alone, starts the client's probes and checks that they are answered.
 func startAll(t *testing.T, l *vrrplab.Lab, vip netip.Addr, want string) {
+	t.Helper()
+	startRouters(t, l, vip, want, probeEvery)
+	steady(t, l, want)
+}
+
+// startRouters is startAll without the check, for a master that is not
+// meant to answer (no_accept).
+func startRouters(t *testing.T, l *vrrplab.Lab, vip netip.Addr, want string, every time.Duration) {
 	t.Helper()
 	for _, r := range l.Routers {
 		must(t, r.Start())
@@ -83,8 +91,7 @@ func startAll(t *testing.T, l *vrrplab.Lab, vip netip.Addr, want string) {
 	// Probing starts once there is a master: a client that asked for an
 	// address nobody had marks it failed (IPv6) and ignores unsolicited
 	// advertisements for a while, which is no failover's doing.
-	must(t, l.StartProbe(vip, probeEvery))
-	steady(t, l, want)
+	must(t, l.StartProbe(vip, every))
 }
 
 // steady checks that want alone holds the address for a while and that
