@@ -767,7 +767,7 @@ func kaVIPs(lines []string) []string {
 		for i := 1; i+1 < len(w); i += 2 {
 			opts[w[i]] = w[i+1]
 		}
-		pfx, err := difPrefix(w[0])
+		pfx, err := config.ParsePrefix(w[0])
 		s := pfx.String()
 		if err != nil {
 			s = w[0]
@@ -809,18 +809,6 @@ func vipString(prefix, brd, dev, scope, label string) string {
 		}
 	}
 	return s
-}
-
-// difPrefix reads "IP" or "IP/LEN" (a bare address is a host prefix).
-func difPrefix(s string) (netip.Prefix, error) {
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	return netip.ParsePrefix(s)
 }
 
 // ---- the generator

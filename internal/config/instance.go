@@ -335,7 +335,7 @@ func (b *builder) vips(blk *Node, vips []VIP) []VIP {
 
 func (b *builder) vip(n *Node) (VIP, bool) {
 	v := VIP{Pos: n.Pos}
-	p, err := parsePrefix(n.Keyword)
+	p, err := ParsePrefix(n.Keyword)
 	if err != nil {
 		b.errorf(n.Pos, "virtual address %q: %v", n.Keyword, err)
 		return v, false
@@ -380,8 +380,9 @@ func (b *builder) vip(n *Node) (VIP, bool) {
 	return v, true
 }
 
-// parsePrefix reads "IP" or "IP/LEN"; a bare address is a host route.
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParsePrefix reads a virtual address as keepalived writes it, "IP" or
+// "IP/LEN"; a bare address is a host prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
@@ -389,11 +390,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		}
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return p, nil
+	return netip.ParsePrefix(s)
 }
 
 // peers reads a unicast_peer block: one address per line.
