@@ -230,6 +230,9 @@ func (b *builder) top(root *Node) {
 			b.instance(n)
 		case "vrrp_sync_group":
 			b.syncGroup(n)
+		case "vrrp_script":
+			b.other(schema, n) // recognised; not run yet
+			b.checkScript(n)
 		default:
 			b.other(schema, n)
 		}
@@ -237,7 +240,6 @@ func (b *builder) top(root *Node) {
 	b.checkSyncGroups()
 	b.shareGroupTracking()
 	b.crossCheck()
-	b.checkScripts(root)
 }
 
 // args checks a statement's argument count.

@@ -9,40 +9,40 @@ import (
 	"syscall"
 )
 
-// checkScripts applies enable_script_security to the vrrp_script
-// definitions: keepalived refuses to run a script that a user other than
+// checkScript applies enable_script_security to a vrrp_script
+// definition: keepalived refuses to run a script that a user other than
 // root could change, and -t should say so before a deploy rather than the
 // daemon at run time.
-func (b *builder) checkScripts(root *Node) {
+func (b *builder) checkScript(blk *Node) {
 	if !b.defs.scriptSecurity {
 		return
 	}
-	for _, blk := range root.Children {
-		if blk.Keyword != "vrrp_script" {
+	name := strings.Join(blk.Args, " ")
+	for _, n := range blk.Children {
+		if n.Keyword != "script" || len(n.Args) == 0 {
 			continue
 		}
-		for _, n := range blk.Children {
-			if n.Keyword != "script" || len(n.Args) == 0 {
+		words := strings.Fields(n.Args[0])
+		if len(words) == 0 {
+			b.errorf(n.Pos, "vrrp_script %s: the script is empty", name)
+			continue
+		}
+		path := words[0]
+		if !filepath.IsAbs(path) {
+			found, err := exec.LookPath(path)
+			if err != nil {
+				b.warnf(n.Pos, "vrrp_script %s: %s is not in the PATH of this host", name, path)
 				continue
 			}
-			name := strings.Join(blk.Args, " ")
-			path := strings.Fields(n.Args[0])[0]
-			if !filepath.IsAbs(path) {
-				found, err := exec.LookPath(path)
-				if err != nil {
-					b.warnf(n.Pos, "vrrp_script %s: %s is not in the PATH of this host", name, path)
-					continue
-				}
-				path = found
-			}
-			if _, err := os.Stat(path); err != nil {
-				// Host-dependent: -t may run away from the target host.
-				b.warnf(n.Pos, "vrrp_script %s: script %s does not exist on this host", name, path)
-				continue
-			}
-			if err := scriptSecure(path); err != nil {
-				b.errorf(n.Pos, "vrrp_script %s: %v", name, err)
-			}
+			path = found
+		}
+		if _, err := os.Stat(path); err != nil {
+			// Host-dependent: -t may run away from the target host.
+			b.warnf(n.Pos, "vrrp_script %s: script %s does not exist on this host", name, path)
+			continue
+		}
+		if err := scriptSecure(path); err != nil {
+			b.errorf(n.Pos, "vrrp_script %s: %v", name, err)
 		}
 	}
 }

@@ -36,6 +36,7 @@ func TestScriptSecurity(t *testing.T) {
 		{safe + " --arg", ""},
 		{writable, "is writable by group or others"},
 		{plain, "is not executable"},
+		{" ", "the script is empty"},
 	} {
 		conf := "global_defs {\n enable_script_security\n}\nvrrp_script chk {\n script \"" + c.script + "\"\n}\n"
 		_, _, err := load(t, conf)
