@@ -20,6 +20,7 @@ func FuzzLoad(f *testing.F) {
 		"include k.conf\ninclude other.conf\n",
 		"\"unterminated\n{ } } {\n",
 		"vrrp_instance X { virtual_ipaddress { ::1 dev lo scope host } }",
+		"global_defs {\n enable_script_security\n umask IWGRP|IWOTH\n}\nvrrp_script c {\n script \"/bin/true x\"\n}\nvrrp_sync_group G {\n group {\n X\n }\n track_interface {\n e\n }\n}\n",
 		"vrrp_instance X {\n garp_lower_prio_delay x\n garp_lower_prio_repeat y\n track_interface {\n e weight z\n }\n}\n",
 	} {
 		f.Add(seed, "include k.conf\n")
