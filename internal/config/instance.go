@@ -314,7 +314,7 @@ func (b *builder) authentication(blk *Node, c *vrrp.Config) {
 			c.AuthPass = [8]byte{}
 			copy(c.AuthPass[:], n.Args[0])
 		default:
-			b.other(schema.lookup("vrrp_instance/authentication"), n)
+			b.other(schemaAuth, n)
 		}
 	}
 }

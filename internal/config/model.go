@@ -389,7 +389,7 @@ func (b *builder) globalDefs(g *Node) {
 		case "enable_script_security":
 			d.scriptSecurity = b.flag(n)
 		default:
-			b.other(schema.lookup("global_defs"), n)
+			b.other(schemaGlobal, n)
 		}
 	}
 }
@@ -496,7 +496,7 @@ func (b *builder) syncGroup(g *Node) {
 				track = append(track, t)
 			}
 		default:
-			b.other(schema.lookup("vrrp_sync_group"), n)
+			b.other(schemaSyncGroup, n)
 		}
 	}
 	b.cfg.SyncGroups = append(b.cfg.SyncGroups, gc)

@@ -27,8 +27,12 @@ type schemaKeyword struct {
 
 // schema is the top level of keywords.txt.
 var (
-	schema         = mustParseSchema(keywordsText)
-	schemaInstance = schema.lookup("vrrp_instance")
+	schema = mustParseSchema(keywordsText)
+	// The blocks the builder types, for what it does not build in them.
+	schemaGlobal    = schema.lookup("global_defs")
+	schemaInstance  = schema.lookup("vrrp_instance")
+	schemaAuth      = schema.lookup("vrrp_instance/authentication")
+	schemaSyncGroup = schema.lookup("vrrp_sync_group")
 )
 
 func mustParseSchema(text string) *schemaBlock {
