@@ -183,10 +183,12 @@ func secs(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
-// quote writes a word so that the lexer reads it back as it was.
+// quote writes a word so that the lexer reads it back as it was. No word
+// the lexer produced holds a '"' (one ends a quoted string and splits an
+// unquoted word), and a quoted string is taken as it is.
 func quote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\"'#!{}$~@\\") {
 		return s
 	}
-	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	return `"` + s + `"`
 }
