@@ -18,6 +18,7 @@ import (
 
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/daemon"
+	"github.com/vipd/vipd/internal/script"
 )
 
 const version = "0.2.0-dev"
@@ -96,6 +97,17 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 			if _, err := os.Stat("/sys/class/net/" + t.Name); err != nil {
 				fmt.Fprintf(out, "warning: %s: vrrp_instance %s: tracked interface %s does not exist on this host (it counts as down)\n", t.Pos, in.VRRP.Name, t.Name)
 			}
+		}
+	}
+	for _, c := range cfg.Commands() {
+		var err error
+		if c.User != "" {
+			_, err = script.Lookup(c.User, c.Group)
+		} else {
+			_, err = script.Default(cfg.Global.ScriptUser, cfg.Global.ScriptGroup, cfg.Global.ScriptSecurity)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "warning: %s: %v: vipd would not start on this host\n", c.Pos, err)
 		}
 	}
 	return 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,18 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(1, "# %s: none (announcements are not spaced)", iv.keyword)
 		}
 	}
+	if c.Global.ScriptUser != "" {
+		d.line(1, "script_user %s", userGroup(c.Global.ScriptUser, c.Global.ScriptGroup))
+	} else {
+		d.line(1, "# script_user: keepalived_script if that user exists, else root")
+	}
+	if c.Global.ScriptSecurity {
+		d.line(1, "enable_script_security")
+	}
 	d.line(0, "}")
+	for _, s := range c.Scripts {
+		d.script(s)
+	}
 	for _, g := range c.SyncGroups {
 		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
 		d.line(1, "group {")
@@ -50,10 +62,22 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(2, "%s", quote(m))
 		}
 		d.line(1, "}")
+		for _, t := range g.TrackInterfaces {
+			d.line(1, "# track_interface %s: every member tracks it, as shown there", quote(t.Name))
+		}
+		if g.TrackingWeight {
+			d.line(1, "sync_group_tracking_weight")
+		}
+		d.trackScripts(g.TrackScripts, nil)
+		d.notify(&g.Notify)
 		d.line(0, "}")
 	}
 	for _, in := range c.Instances {
-		d.instance(in)
+		var fromGroup []TrackedScript
+		if g := c.groupOf(in.VRRP.Name); g != nil {
+			fromGroup = g.TrackScripts
+		}
+		d.instance(in, fromGroup)
 	}
 	_, err := w.Write(d.buf.Bytes())
 	return err
@@ -78,7 +102,9 @@ func (d *dumper) line(depth int, format string, args ...any) {
 	d.buf.WriteByte('\n')
 }
 
-func (d *dumper) instance(in *Instance) {
+// instance writes one vrrp_instance; the scripts its sync group tracks
+// are written in the group.
+func (d *dumper) instance(in *Instance, fromGroup []TrackedScript) {
 	c := &in.VRRP
 	d.line(0, "vrrp_instance %s {", quote(c.Name))
 	d.line(1, "# %s, VRRPv%d", family(c.IPv6), c.Version)
@@ -149,6 +175,8 @@ func (d *dumper) instance(in *Instance) {
 		}
 		d.line(1, "}")
 	}
+	d.trackScripts(in.TrackScripts, fromGroup)
+	d.notify(&in.Notify)
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
 	if len(in.UnicastPeers) > 0 {
@@ -159,6 +187,111 @@ func (d *dumper) instance(in *Instance) {
 		d.line(1, "}")
 	}
 	d.line(0, "}")
+}
+
+// scriptText writes a script's words in double quotes so that keepalived's
+// two readings of a script line (SplitWords, twice) give them back: each
+// blank, quote or backslash in a word is escaped for the second reading,
+// and that escape again for the first.
+func scriptText(argv []string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, w := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if w == "" {
+			b.WriteString("''")
+		}
+		for j := 0; j < len(w); j++ {
+			switch c := w[j]; c {
+			case '\\':
+				b.WriteString(`\\\\`)
+			case ' ', '\'':
+				b.WriteString(`\\`)
+				b.WriteByte(c)
+			default:
+				if c < 0x20 || c == 0x7f || c == '"' {
+					// Octal, for the second reading: the lexer ends a
+					// quoted string at any '"'.
+					fmt.Fprintf(&b, `\\%03o`, c)
+				} else {
+					b.WriteByte(c)
+				}
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// userGroup writes "USER [GROUP]".
+func userGroup(user, group string) string {
+	if group == "" {
+		return quote(user)
+	}
+	return quote(user) + " " + quote(group)
+}
+
+// trackScripts writes a track_script block, leaving out the lines in skip.
+func (d *dumper) trackScripts(ts, skip []TrackedScript) {
+	var lines []string
+	for _, t := range ts {
+		if slices.Contains(skip, t) {
+			continue
+		}
+		line := quote(t.Name) + " weight " + strconv.Itoa(t.Weight)
+		if t.Reverse {
+			line += " reverse"
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return
+	}
+	d.line(1, "track_script {")
+	for _, l := range lines {
+		d.line(2, "%s", l)
+	}
+	d.line(1, "}")
+}
+
+func (d *dumper) script(s *Script) {
+	d.line(0, "vrrp_script %s {", quote(s.Name))
+	d.line(1, "script %s", scriptText(s.Command.Argv))
+	d.line(1, "interval %s", secs(s.Interval))
+	d.line(1, "timeout %s", secs(s.Timeout))
+	if s.Reverse {
+		d.line(1, "weight %d reverse", s.Weight)
+	} else {
+		d.line(1, "weight %d", s.Weight)
+	}
+	d.line(1, "rise %d", s.Rise)
+	d.line(1, "fall %d", s.Fall)
+	if s.Command.User != "" {
+		d.line(1, "user %s", userGroup(s.Command.User, s.Command.Group))
+	}
+	if s.InitFail {
+		d.line(1, "init_fail")
+	}
+	d.line(0, "}")
+}
+
+func (d *dumper) notify(n *Notify) {
+	for _, c := range []struct {
+		keyword string
+		cmd     *Command
+	}{{"notify_master", n.Master}, {"notify_backup", n.Backup}, {"notify_fault", n.Fault}, {"notify_stop", n.Stop},
+		{"notify", n.Generic}, {"notify_master_rx_lower_pri", n.MasterRxLowerPri}} {
+		if c.cmd == nil {
+			continue
+		}
+		line := scriptText(c.cmd.Argv)
+		if c.cmd.User != "" {
+			line += " " + userGroup(c.cmd.User, c.cmd.Group)
+		}
+		d.line(1, "%s %s", c.keyword, line)
+	}
 }
 
 func (d *dumper) vips(keyword string, vips []VIP) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -27,7 +28,9 @@ func roundTrip(t *testing.T, name string, cfg *Config) {
 	if err != nil {
 		t.Fatalf("%s: the dump does not load: %v\n%s", name, err, b.String())
 	}
-	ignore := cmp.Options{cmpopts.IgnoreTypes(Pos{}), cmpopts.IgnoreFields(Config{}, "Warnings"), cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})}
+	ignore := cmp.Options{cmpopts.IgnoreTypes(Pos{}), cmpopts.IgnoreFields(Config{}, "Warnings"),
+		// A sync group's track_interface is shown, and read back, in its members.
+		cmpopts.IgnoreFields(SyncGroup{}, "TrackInterfaces"), cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})}
 	if diff := cmp.Diff(cfg, again, ignore); diff != "" {
 		t.Errorf("%s: the dump reads back differently (-before +after):\n%s\ndump:\n%s", name, diff, b.String())
 	}
@@ -41,12 +44,32 @@ func TestDumpRoundTrip(t *testing.T) {
   vrrp_mcast_group4 224.0.0.19
   vrrp_garp_interval 0.002
   vrrp_garp_master_refresh 60
+  script_user nobody nogroup
+  enable_script_security
+}
+vrrp_script chk_haproxy {
+  script "/usr/bin/killall -0 'ha proxy' x\\ y"
+  interval 2
+  fall 3
+  rise 2
+  weight -30 reverse
+  user root
+  init_fail
+}
+vrrp_script chk_group {
+  script /bin/true
+  timeout 5
 }
 vrrp_sync_group G {
   group {
     V4
     V6
   }
+  track_script {
+    chk_group weight 5
+  }
+  notify_master "/usr/bin/logger group master"
+  notify "/usr/bin/logger -t it" root
 }
 vrrp_instance V4 {
   state MASTER
@@ -67,6 +90,13 @@ vrrp_instance V4 {
     eth5 weight 10 reverse
   }
   use_vmac vrrp42
+  track_script {
+    chk_haproxy
+  }
+  notify_backup "/usr/bin/logger 'to backup'" nobody nogroup
+  notify_fault /usr/bin/true
+  notify_stop "/usr/bin/logger stop"
+  notify_master_rx_lower_pri /usr/bin/true
   lower_prio_no_advert
   virtual_ipaddress {
     192.0.2.50/24 brd + dev eth1 scope link label eth1:vip
@@ -79,6 +109,9 @@ vrrp_instance V4 {
 vrrp_instance V6 {
   interface eth2
   virtual_router_id 43
+  track_script {
+    chk_haproxy weight 0
+  }
   nopreempt
   down_timer_adverts 5
   virtual_ipaddress {
@@ -105,4 +138,25 @@ func TestDumpRoundTripCorpus(t *testing.T) {
 		roundTrip(t, f.name, cfg)
 	}
 	t.Logf("%d corpus files dumped and read back", n)
+}
+
+// A script's words come back from the dump whatever they hold.
+func TestScriptTextRoundTrip(t *testing.T) {
+	for _, argv := range [][]string{
+		{"/bin/echo", "a b", `c\d`, `"q"`, "it's", "", "tab\there", "new\nline", `\\`, "#!{}$x"},
+		{"/usr/bin/test", "-f", "/run/x y"},
+	} {
+		conf := "vrrp_script s {\n script " + scriptText(argv) + "\n}\n" +
+			"vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n notify " + scriptText(argv) + " root\n}\n"
+		cfg, _, err := load(t, conf)
+		if err != nil {
+			t.Fatalf("%q: %v\n%s", argv, err, conf)
+		}
+		if got := cfg.Scripts[0].Command.Argv; !slices.Equal(got, argv) {
+			t.Errorf("script: %q came back as %q from\n%s", argv, got, conf)
+		}
+		if got := cfg.Instances[0].Notify.Generic.Argv; !slices.Equal(got, argv) || cfg.Instances[0].Notify.Generic.User != "root" {
+			t.Errorf("notify: %q came back as %q from\n%s", argv, got, conf)
+		}
+	}
 }

@@ -151,8 +151,12 @@ func (b *builder) instance(blk *Node) {
 					in.VMACName = n.Args[0]
 				}
 			}
+		case "track_script":
+			in.TrackScripts = b.trackScripts(n, in.TrackScripts)
 		default:
-			b.other(schemaInstance, n)
+			if !b.notify(n, "vrrp_instance "+c.Name, &in.Notify) {
+				b.other(schemaInstance, n)
+			}
 		}
 	}
 	c.GARPLowerPrioDelay, c.GARPLowerPrioRepeat = lowDelay, lowRepeat
@@ -232,6 +236,12 @@ func (b *builder) inherit(c *vrrp.Config) {
 // family) and the VRRP version: IPv6 is always VRRPv3.
 func (b *builder) family(in *Instance, version uint8, explicit bool) {
 	c := &in.VRRP
+	if n := len(in.VIPs); n > vrrp.MaxAddrs {
+		// An advert counts its addresses in one byte.
+		b.warnf(in.VIPs[vrrp.MaxAddrs].Pos, "vrrp_instance %s: %d virtual addresses, and an advert carries at most %d: the last %d are added and removed as virtual_ipaddress_excluded, as keepalived does", c.Name, n, vrrp.MaxAddrs, n-vrrp.MaxAddrs)
+		in.Excluded = append(in.VIPs[vrrp.MaxAddrs:len(in.VIPs):len(in.VIPs)], in.Excluded...)
+		in.VIPs = in.VIPs[:vrrp.MaxAddrs:vrrp.MaxAddrs]
+	}
 	for i, v := range in.VIPs {
 		a := v.Prefix.Addr()
 		if i == 0 {
@@ -409,38 +419,4 @@ func (b *builder) peers(blk *Node, peers []netip.Addr) []netip.Addr {
 		}
 	}
 	return peers
-}
-
-// trackInterfaces reads a track_interface block: "NAME [weight N
-// [reverse]]" per line.
-func (b *builder) trackInterfaces(blk *Node, out []TrackedInterface) []TrackedInterface {
-	if !blk.Block || len(blk.Args) > 0 {
-		b.errorf(blk.Pos, "track_interface takes a block of interface names")
-		return out
-	}
-	for _, n := range blk.Children {
-		t := TrackedInterface{Pos: n.Pos, Name: n.Keyword}
-		args := n.Args
-		if len(args) >= 2 && args[0] == "weight" {
-			w, err := strconv.Atoi(args[1])
-			if err != nil || w < -253 || w > 253 {
-				b.errorf(n.Pos, "track_interface %s: weight %q must be a whole number -253..253", t.Name, args[1])
-				continue
-			}
-			t.Weight, args = w, args[2:]
-			if len(args) > 0 && args[0] == "reverse" {
-				t.Reverse, args = true, args[1:]
-			}
-		}
-		if len(args) > 0 {
-			b.errorf(n.Pos, "track_interface %s: want NAME [weight N [reverse]], not %q", t.Name, strings.Join(n.Args, " "))
-			continue
-		}
-		if t.Reverse && t.Weight == 0 {
-			b.errorf(n.Pos, "track_interface %s: reverse needs a weight", t.Name)
-			continue
-		}
-		out = append(out, t)
-	}
-	return out
 }

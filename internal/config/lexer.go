@@ -37,6 +37,9 @@ type token struct {
 	text   string
 	quoted bool
 	eol    bool
+	// after is the rest of the line after a word, which script lines
+	// read again with their own quoting rules.
+	after string
 }
 
 func (t token) isBrace(b string) bool { return !t.quoted && !t.eol && t.text == b }
@@ -307,31 +310,31 @@ func stripComment(s string) string {
 func splitLine(line string, pos Pos) ([]token, error) {
 	var toks []token
 	var word strings.Builder
-	flush := func() {
+	flush := func(at int) {
 		if word.Len() > 0 {
-			toks = append(toks, token{pos: pos, text: word.String()})
+			toks = append(toks, token{pos: pos, text: word.String(), after: line[at:]})
 			word.Reset()
 		}
 	}
 	for i := 0; i < len(line); i++ {
 		switch c := line[i]; c {
 		case ' ', '\t', '\v', '\f', '\r':
-			flush()
+			flush(i)
 		case '{', '}':
-			flush()
+			flush(i)
 			toks = append(toks, token{pos: pos, text: string(c)})
 		case '"':
-			flush()
+			flush(i)
 			end := strings.IndexByte(line[i+1:], '"')
 			if end < 0 {
 				return toks, errorf(pos, "unterminated quoted string: %s", line[i:])
 			}
-			toks = append(toks, token{pos: pos, text: line[i+1 : i+1+end], quoted: true})
+			toks = append(toks, token{pos: pos, text: line[i+1 : i+1+end], quoted: true, after: line[i+end+2:]})
 			i += end + 1
 		default:
 			word.WriteByte(c)
 		}
 	}
-	flush()
+	flush(len(line))
 	return toks, nil
 }

@@ -17,7 +17,9 @@ import (
 type Config struct {
 	Global     Global
 	Instances  []*Instance
-	SyncGroups []vrrp.GroupConfig
+	SyncGroups []*SyncGroup
+	// Scripts are the vrrp_script definitions; only tracked ones run.
+	Scripts []*Script
 	// Warnings are problems keepalived tolerates; they do not fail -t.
 	Warnings []*Error
 }
@@ -32,6 +34,13 @@ type Global struct {
 	// gratuitous ARPs, or two unsolicited neighbour advertisements, on
 	// one interface (vrrp_garp_interval, vrrp_gna_interval); 0: none.
 	GARPInterval, GNAInterval time.Duration
+	// ScriptUser and ScriptGroup run scripts that name no user of their
+	// own (script_user); empty: keepalived_script if that user exists,
+	// else root.
+	ScriptUser, ScriptGroup string
+	// ScriptSecurity: run no script that a user other than root could
+	// change (enable_script_security).
+	ScriptSecurity bool
 }
 
 // Instance is a vrrp_instance: the protocol settings and what the daemon
@@ -55,32 +64,11 @@ type Instance struct {
 	ExtraAnnounce    time.Duration
 	ExtraAnnounceAll bool
 	// TrackInterfaces are the interfaces whose state moves the instance
-	// (track_interface), besides its own.
+	// (track_interface), besides its own; TrackScripts the vrrp_scripts
+	// (track_script). Both include its sync group's.
 	TrackInterfaces []TrackedInterface
-}
-
-// TrackedInterface is one line of track_interface: "NAME [weight N
-// [reverse]]". Without a weight the instance is in FAULT while the
-// interface is down; with one, its priority moves by the weight: a
-// positive weight is added while the interface is up, a negative one
-// while it is down (reverse swaps up and down).
-type TrackedInterface struct {
-	Pos     Pos
-	Name    string
-	Weight  int // -253..253; 0: FAULT while down
-	Reverse bool
-}
-
-// Down reports whether a tracked interface counts as down.
-func (t TrackedInterface) Down(up bool) bool { return up == t.Reverse }
-
-// Adjust is what the interface, up or not, adds to the priority.
-func (t TrackedInterface) Adjust(up bool) int {
-	down := t.Down(up)
-	if t.Weight > 0 && !down || t.Weight < 0 && down {
-		return t.Weight
-	}
-	return 0
+	TrackScripts    []TrackedScript
+	Notify          Notify
 }
 
 // TakesTraffic reports whether a master of this instance takes in
@@ -158,7 +146,7 @@ func Load(path string, o Options) (*Config, error) {
 		}
 		return nil, err
 	}
-	b := &builder{cfg: &Config{Global: Global{Umask: -1}, Warnings: tree.Warnings}}
+	b := &builder{cfg: &Config{Global: Global{Umask: -1}, Warnings: tree.Warnings}, weighted: map[Pos]bool{}}
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -174,13 +162,12 @@ type builder struct {
 	errs    Errors
 	version uint8 // vrrp_version from global_defs, 0 if unset
 	defs    globalDefaults
-	// groupPos[i] is where b.cfg.SyncGroups[i] was defined, groupTrack
-	// its track_interface.
-	groupPos   []Pos
-	groupTrack [][]TrackedInterface
 	// broken are the instances with errors of their own, left out of
 	// the checks across instances.
 	broken map[*Instance]bool
+	// weighted are the track_script lines that give a weight, which
+	// overrides the vrrp_script's.
+	weighted map[Pos]bool
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -231,13 +218,20 @@ func (b *builder) top(root *Node) {
 		case "vrrp_sync_group":
 			b.syncGroup(n)
 		case "vrrp_script":
-			b.other(schema, n) // recognised; not run yet
-			b.checkScript(n)
+			b.script(n)
 		default:
 			b.other(schema, n)
 		}
 	}
 	b.checkSyncGroups()
+	for _, in := range b.cfg.Instances {
+		in.TrackScripts = b.resolveScripts("vrrp_instance "+in.VRRP.Name, in.TrackScripts)
+		for _, t := range in.TrackScripts {
+			if t.Weight != 0 && in.VRRP.Priority == vrrp.PriorityOwner {
+				b.warnf(t.Pos, "vrrp_instance %s: track_script %s: a weight does not move the address owner's priority 255", in.VRRP.Name, t.Name)
+			}
+		}
+	}
 	b.shareGroupTracking()
 	b.crossCheck()
 }
@@ -388,6 +382,14 @@ func (b *builder) globalDefs(g *Node) {
 			}
 		case "enable_script_security":
 			d.scriptSecurity = b.flag(n)
+			b.cfg.Global.ScriptSecurity = d.scriptSecurity
+		case "script_user":
+			if b.args(n, 1, 2) {
+				b.cfg.Global.ScriptUser = n.Args[0]
+				if len(n.Args) == 2 {
+					b.cfg.Global.ScriptGroup = n.Args[1]
+				}
+			}
 		default:
 			b.other(schemaGlobal, n)
 		}
@@ -467,14 +469,49 @@ func family(v6 bool) string {
 	return "IPv4"
 }
 
-func (b *builder) syncGroup(g *Node) {
-	if len(g.Args) != 1 || !g.Block {
-		b.errorf(g.Pos, "vrrp_sync_group takes a name and a block")
+// SyncGroup is a vrrp_sync_group: instances that move between MASTER,
+// BACKUP and FAULT together.
+type SyncGroup struct {
+	Pos Pos
+	vrrp.GroupConfig
+	// What the group tracks is tracked by every member: one member in
+	// FAULT takes the group there.
+	TrackInterfaces []TrackedInterface
+	TrackScripts    []TrackedScript
+	Notify          Notify
+	// TrackingWeight keeps the weights of what members track themselves
+	// (sync_group_tracking_weight); without it keepalived drops their
+	// weighted track_script lines.
+	TrackingWeight bool
+}
+
+// GroupConfigs are the sync groups as the protocol core takes them.
+func (c *Config) GroupConfigs() []vrrp.GroupConfig {
+	out := make([]vrrp.GroupConfig, len(c.SyncGroups))
+	for i, g := range c.SyncGroups {
+		out[i] = g.GroupConfig
+	}
+	return out
+}
+
+// groupOf is the sync group an instance belongs to, or nil.
+func (c *Config) groupOf(name string) *SyncGroup {
+	for _, g := range c.SyncGroups {
+		if slices.Contains(g.Members, name) {
+			return g
+		}
+	}
+	return nil
+}
+
+func (b *builder) syncGroup(blk *Node) {
+	if len(blk.Args) != 1 || !blk.Block {
+		b.errorf(blk.Pos, "vrrp_sync_group takes a name and a block")
 		return
 	}
-	gc := vrrp.GroupConfig{Name: g.Args[0]}
-	var track []TrackedInterface
-	for _, n := range g.Children {
+	g := &SyncGroup{Pos: blk.Pos, GroupConfig: vrrp.GroupConfig{Name: blk.Args[0]}}
+	owner := "vrrp_sync_group " + g.Name
+	for _, n := range blk.Children {
 		switch n.Keyword {
 		case "group":
 			if !n.Block || len(n.Args) > 0 {
@@ -482,45 +519,69 @@ func (b *builder) syncGroup(g *Node) {
 				continue
 			}
 			for _, m := range n.Children {
-				gc.Members = append(gc.Members, m.Keyword)
-				gc.Members = append(gc.Members, m.Args...)
+				g.Members = append(g.Members, m.Keyword)
+				g.Members = append(g.Members, m.Args...)
 			}
 		case "track_interface":
-			// Every member tracks them: one member in FAULT takes the
-			// group there. Weights need sync_group_tracking_weight.
-			for _, t := range b.trackInterfaces(n, nil) {
-				if t.Weight != 0 {
-					b.notSupportedAt(t.Pos, "track_interface weight in a vrrp_sync_group")
-					continue
-				}
-				track = append(track, t)
+			g.TrackInterfaces = b.trackInterfaces(n, g.TrackInterfaces)
+		case "track_script":
+			g.TrackScripts = b.trackScripts(n, g.TrackScripts)
+		case "sync_group_tracking_weight", "global_tracking":
+			if n.Keyword == "global_tracking" {
+				b.warnf(n.Pos, "global_tracking is deprecated: use sync_group_tracking_weight (the same here)")
 			}
+			g.TrackingWeight = b.args(n, 0, 0)
 		default:
-			b.other(schemaSyncGroup, n)
+			if !b.notify(n, owner, &g.Notify) {
+				b.other(schemaSyncGroup, n)
+			}
 		}
 	}
-	b.cfg.SyncGroups = append(b.cfg.SyncGroups, gc)
-	b.groupPos = append(b.groupPos, g.Pos)
-	b.groupTrack = append(b.groupTrack, track)
+	b.cfg.SyncGroups = append(b.cfg.SyncGroups, g)
 }
 
-// shareGroupTracking gives each sync group's track_interface to its
-// members.
+// shareGroupTracking resolves what each sync group tracks and gives it to
+// its members, as keepalived does: a script tracked by the group keeps its
+// weight, while a member's own weighted scripts are dropped unless the
+// group has sync_group_tracking_weight.
 func (b *builder) shareGroupTracking() {
-	for i, g := range b.cfg.SyncGroups {
+	for _, g := range b.cfg.SyncGroups {
+		owner := "vrrp_sync_group " + g.Name
+		g.TrackScripts = b.resolveScripts(owner, g.TrackScripts)
+		for _, t := range g.TrackInterfaces {
+			if t.Weight != 0 {
+				b.notSupportedAt(t.Pos, "track_interface weight in a vrrp_sync_group")
+			}
+		}
 		for _, in := range b.cfg.Instances {
-			if slices.Contains(g.Members, in.VRRP.Name) {
-				in.TrackInterfaces = append(in.TrackInterfaces, b.groupTrack[i]...)
+			if !slices.Contains(g.Members, in.VRRP.Name) {
+				continue
+			}
+			if !g.TrackingWeight {
+				in.TrackScripts = slices.DeleteFunc(in.TrackScripts, func(t TrackedScript) bool {
+					if t.Weight != 0 {
+						b.warnf(t.Pos, "vrrp_instance %s: track_script %s has a weight, which a member of vrrp_sync_group %s cannot use: the line is ignored, as keepalived ignores it (use weight 0, or sync_group_tracking_weight in the group)", in.VRRP.Name, t.Name, g.Name)
+					}
+					return t.Weight != 0
+				})
+			}
+			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
+			for _, t := range g.TrackScripts {
+				if i := slices.IndexFunc(in.TrackScripts, func(o TrackedScript) bool { return o.Name == t.Name }); i >= 0 {
+					b.warnf(in.TrackScripts[i].Pos, "vrrp_instance %s: track_script %s is tracked by vrrp_sync_group %s too: the group's line (%s) is used; remove this one", in.VRRP.Name, t.Name, g.Name, t.Pos)
+					in.TrackScripts = slices.Delete(in.TrackScripts, i, i+1)
+				}
+				in.TrackScripts = append(in.TrackScripts, t)
 			}
 		}
 	}
 }
 
 func (b *builder) checkSyncGroups() {
-	for i, g := range b.cfg.SyncGroups {
+	for _, g := range b.cfg.SyncGroups {
 		for _, m := range g.Members {
 			if !slices.ContainsFunc(b.cfg.Instances, func(in *Instance) bool { return in.VRRP.Name == m }) {
-				b.errorf(b.groupPos[i], "vrrp_sync_group %s: no vrrp_instance %s", g.Name, m)
+				b.errorf(g.Pos, "vrrp_sync_group %s: no vrrp_instance %s", g.Name, m)
 			}
 		}
 	}
@@ -545,7 +606,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if len(errs) == 0 {
-		if _, err := vrrp.NewRouter(cfgs, c.SyncGroups); err != nil {
+		if _, err := vrrp.NewRouter(cfgs, c.GroupConfigs()); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -84,8 +84,6 @@ var ignorable = func() map[string]string {
 		"global_defs/notification_email", "global_defs/notification_email_from",
 		"global_defs/smtp_server", "global_defs/smtp_helo_name", "global_defs/smtp_connect_timeout",
 		"global_defs/no_email_faults")
-	add("only scripts read it, and every keyword that runs one (track_script, notify*) is an error until scripts are supported",
-		"global_defs/script_user")
 	add("vipd blocks addresses without accept mode in its own nftables table inet vipd",
 		"global_defs/vrrp_iptables", "global_defs/vrrp_ipsets", "global_defs/nftables",
 		"global_defs/nftables_priority", "global_defs/nftables_ifindex", "global_defs/nftables_counters")
@@ -121,11 +119,9 @@ var ignorable = func() map[string]string {
 	add("only notify FIFOs and scripts read it, and configuring one is an error until they are supported",
 		"global_defs/vrrp_notify_priority_changes", "global_defs/fifo_write_vrrp_states_on_reload")
 	add("a definition runs nothing until an instance tracks it, and tracking is an error until it is supported",
-		"vrrp_script", "vrrp_track_process", "track_file")
+		"vrrp_track_process", "track_file")
 	add("only HTTPS checkers read it, and virtual_server (an error) is not supported yet", "SSL")
 	add("it names this keepalived instance's files (${_INSTANCE}); vipd's pid file is set with -p",
 		"instance")
-	add("only tracking reads it, and tracking is an error until it is supported",
-		"vrrp_sync_group/global_tracking", "vrrp_sync_group/sync_group_tracking_weight")
 	return m
 }()

@@ -33,6 +33,7 @@ var (
 	schemaInstance  = schema.lookup("vrrp_instance")
 	schemaAuth      = schema.lookup("vrrp_instance/authentication")
 	schemaSyncGroup = schema.lookup("vrrp_sync_group")
+	schemaScript    = schema.lookup("vrrp_script")
 )
 
 func mustParseSchema(text string) *schemaBlock {

@@ -13,6 +13,10 @@ type Node struct {
 	Args     []string
 	Block    bool // the statement opened a { } block
 	Children []*Node
+	// Raw is the text after the keyword when the statement is a line of
+	// its own (no brace on it), for keywords that read it with other
+	// quoting rules (script lines); empty otherwise.
+	Raw string
 }
 
 // Tree is a keepalived.conf read into statements.
@@ -88,9 +92,14 @@ func (p *treeParser) block(parent *Node, top bool) error {
 		default:
 			n := &Node{Pos: t.pos, Keyword: t.text}
 			p.i++
+			n.Raw = t.after
 			for p.i < len(p.toks) {
 				a := p.toks[p.i]
-				if a.eol || a.isBrace("{") || a.isBrace("}") {
+				if a.eol {
+					break
+				}
+				if a.isBrace("{") || a.isBrace("}") {
+					n.Raw = ""
 					break
 				}
 				n.Args = append(n.Args, a.text)

@@ -6,6 +6,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/firewall"
 	"github.com/vipd/vipd/internal/netio"
+	"github.com/vipd/vipd/internal/notify"
+	"github.com/vipd/vipd/internal/track"
 	"github.com/vipd/vipd/internal/vip"
 	"github.com/vipd/vipd/internal/vrrp"
 )
@@ -35,6 +38,19 @@ type Daemon struct {
 	drops     dropLog
 	fw        *firewall.Table // nil when every instance accepts
 	announcer *vip.Announcer
+
+	scripts  []*config.Script // every vrrp_script, for initial verdicts
+	checks   []track.Check    // the tracked ones, run while Run runs
+	notifier *notify.Runner
+	groups   []*group
+}
+
+// group is a sync group's notify scripts and the state they last ran
+// for.
+type group struct {
+	sg     *vrrp.SyncGroup
+	notify notifiers
+	last   vrrp.State
 }
 
 // New prepares everything the configuration needs on the host (sockets,
@@ -50,16 +66,30 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.announcer = vip.NewAnnouncer(vip.Spacing{ARP: cfg.Global.GARPInterval, NA: cfg.Global.GNAInterval}, func(dev string, err error) {
 		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
 	})
+	d.notifier = notify.NewRunner(log, 0)
 	if len(cfg.Instances) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
+	run := &scripts{global: cfg.Global}
+	d.scripts = cfg.Scripts
+	var err error
+	if d.checks, err = run.checks(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
 	cfgs := make([]vrrp.Config, 0, len(cfg.Instances))
 	for _, ci := range cfg.Instances {
+		nt, err := run.notifiers(&ci.Notify)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("vrrp_instance %s: %w", ci.VRRP.Name, err)
+		}
 		in, err := newInstance(ci)
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
+		in.notify = nt
 		d.instances = append(d.instances, in)
 		in.announcer = d.announcer
 		if !ci.TakesTraffic() {
@@ -90,12 +120,20 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			log.Warn("removed firewall table inet " + firewall.DefaultTable + " left by an earlier run")
 		}
 	}
-	r, err := vrrp.NewRouter(cfgs, cfg.SyncGroups)
+	r, err := vrrp.NewRouter(cfgs, cfg.GroupConfigs())
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
 	d.router = r
+	for i, sg := range r.Groups() {
+		nt, err := run.notifiers(&cfg.SyncGroups[i].Notify)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("vrrp_sync_group %s: %w", sg.Name(), err)
+		}
+		d.groups = append(d.groups, &group{sg: sg, notify: nt, last: sg.State()})
+	}
 	for i, vr := range r.Instances() {
 		in := d.instances[i]
 		in.vr = vr
@@ -136,9 +174,13 @@ func (d *Daemon) listen(in *instance) error {
 	return nil
 }
 
+// stopNotifyWait bounds how long stopping waits for notify scripts.
+const stopNotifyWait = 5 * time.Second
+
 // Close releases the sockets, VMAC interfaces and the firewall table. It
 // does not touch addresses: Run leaves none behind.
 func (d *Daemon) Close() {
+	d.notifier.Close(stopNotifyWait) // notify_stop scripts finish before vipd goes
 	for _, c := range d.conns {
 		c.Close()
 	}
@@ -190,6 +232,9 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 		return err
 	}
 	defer close(stopLinks)
+	checking, stopChecks := context.WithCancel(context.Background())
+	defer stopChecks()
+	results := d.startChecks(checking)
 
 	d.startUp()
 	timer := time.NewTimer(time.Hour)
@@ -210,6 +255,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.renew(now)
 		case u := <-links:
 			d.linkChanged(u)
+		case r := <-results:
+			d.scriptChanged(r)
 		case sig := <-signals:
 			if stopping {
 				d.log.Info("second signal: stopping at once", "signal", sig.String())
@@ -236,7 +283,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 func (d *Daemon) startUp() {
 	now := d.now()
 	for _, in := range d.instances {
-		in.initTracking()
+		in.initTracking(d.scripts)
+		_, in.track.quietFault, _ = in.wanted()
 		d.applyTracking(in)
 	}
 	actions := d.router.Start(now)
@@ -364,10 +412,37 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 				in.reannounceAt = now + vmacReannounce
 			}
 		case vrrp.Transition:
+			if a.To == vrrp.Fault && in.track.quietFault {
+				// keepalived says nothing; nor does a notify run
+				// until the scripts' first verdict.
+				d.log.Info(fmt.Sprintf("(%s) Holding in FAULT until the first results of its track scripts", name))
+				break
+			}
 			d.logTransition(a)
+			d.notifier.Post(name, in.notify.jobs("INSTANCE", name, a.To, int(a.Instance.Priority()))...)
 		case vrrp.HeardLowerPriority:
 			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
+			if c := in.notify.rxLowerPriority; c != nil {
+				d.notifier.Post(name, notify.Job{Cmd: *c})
+			}
 		}
+	}
+	d.notifyGroups()
+}
+
+// notifyGroups runs the notify scripts of each sync group whose state
+// the actions changed.
+func (d *Daemon) notifyGroups() {
+	for _, g := range d.groups {
+		state := g.sg.State()
+		if state == g.last || state == vrrp.Init {
+			continue
+		}
+		g.last = state
+		name := g.sg.Name()
+		d.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to %s state", name, state))
+		// A group has no priority of its own: keepalived passes 0.
+		d.notifier.Post("group "+name, g.notify.jobs("GROUP", name, state, 0)...)
 	}
 }
 

@@ -31,7 +31,8 @@ type instance struct {
 	holding  bool
 	renewAt  time.Duration
 	linkIsUp bool    // as last seen; a change is a fault or a recovery
-	track    tracked // track_interface
+	track    tracked // track_interface, track_script
+	notify   notifiers
 
 	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
 	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)

@@ -3,12 +3,22 @@ package daemon
 import (
 	"fmt"
 	"net"
+
+	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/track"
+	"github.com/vipd/vipd/internal/vrrp"
 )
 
-// tracked is the last seen state of the interfaces an instance tracks
-// (track_interface), in configuration order.
+// tracked is the last seen state of what an instance tracks, in
+// configuration order: its interfaces (track_interface) and the verdicts
+// of its scripts (track_script).
 type tracked struct {
-	up []bool
+	up       []bool
+	verdicts []track.Verdict
+	// quietFault: the instance started in FAULT only because a script
+	// it depends on (weight 0) had no result yet. keepalived holds it
+	// there silently; the notify waits for the script's verdict.
+	quietFault bool
 	// fault and priority are what the router was last told, so that only
 	// a change reaches it.
 	fault    bool
@@ -21,20 +31,31 @@ func carries(ifi *net.Interface, err error) bool {
 	return err == nil && ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0
 }
 
-// initTracking reads the state of the instance's interfaces at start.
-func (in *instance) initTracking() {
+// initTracking reads the state of the instance's interfaces at start;
+// scripts start with their initial verdict (failed with init_fail).
+func (in *instance) initTracking(scripts []*config.Script) {
 	in.linkIsUp = in.linkUp()
 	in.track.up = make([]bool, len(in.cfg.TrackInterfaces))
 	for i, t := range in.cfg.TrackInterfaces {
 		in.track.up[i] = carries(net.InterfaceByName(t.Name))
 	}
+	in.track.verdicts = make([]track.Verdict, len(in.cfg.TrackScripts))
+	for i, t := range in.cfg.TrackScripts {
+		for _, s := range scripts {
+			if s.Name == t.Name && s.InitFail {
+				in.track.verdicts[i] = track.Failed
+			}
+		}
+	}
 	in.track.priority = int(in.cfg.VRRP.Priority)
 }
 
-// wanted is the fault and priority the interfaces make: FAULT while its
+// wanted is the fault and priority what it tracks makes: FAULT while its
 // own interface (unless dont_track_primary) or an unweighted tracked one
-// is down; the base priority moved by the weighted ones.
-func (in *instance) wanted() (fault bool, priority int) {
+// is down, or an unweighted script fails or has no result yet; the base
+// priority moved by the weighted ones. onlyPending: the fault is only
+// scripts without a result.
+func (in *instance) wanted() (fault, onlyPending bool, priority int) {
 	fault = !in.linkIsUp && !in.cfg.DontTrackPrimary
 	priority = int(in.cfg.VRRP.Priority)
 	for i, t := range in.cfg.TrackInterfaces {
@@ -44,14 +65,34 @@ func (in *instance) wanted() (fault bool, priority int) {
 		}
 		priority += t.Adjust(in.track.up[i])
 	}
-	return fault, priority
+	pending := false
+	for i, t := range in.cfg.TrackScripts {
+		switch v := in.track.verdicts[i]; {
+		case v == track.Pending && t.Weight == 0:
+			pending = true // FAULT until the first result
+		case v == track.Pending: // no adjustment before a result
+		case t.Weight == 0:
+			fault = fault || t.Failing(v == track.Good)
+		default:
+			priority += t.Adjust(v == track.Good)
+		}
+	}
+	return fault || pending, pending && !fault, priority
 }
 
 // applyTracking tells the router what changed; it logs the priority the
 // router settles on (it keeps 1..254, and the owner at 255).
 func (d *Daemon) applyTracking(in *instance) {
 	now := d.now()
-	fault, priority := in.wanted()
+	fault, onlyPending, priority := in.wanted()
+	if in.track.quietFault && fault && !onlyPending {
+		// The first verdict keeps it in FAULT: now say so.
+		in.track.quietFault = false
+		d.notifier.Post(in.vr.Name(), in.notify.jobs("INSTANCE", in.vr.Name(), vrrp.Fault, int(in.vr.Priority()))...)
+	}
+	if !fault {
+		in.track.quietFault = false
+	}
 	name := in.vr.Name()
 	if priority != in.track.priority {
 		in.track.priority = priority

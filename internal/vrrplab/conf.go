@@ -25,6 +25,7 @@ type Instance struct {
 	UseVMAC   bool
 	Extra     []string // more lines for the instance block
 	Global    []string // more lines for global_defs
+	Top       []string // more top-level lines (vrrp_script blocks)
 }
 
 // Config is the keepalived.conf for one router.
@@ -43,6 +44,9 @@ func (in Instance) Config(routerID string) string {
 		fmt.Fprintf(&b, "    %s\n", l)
 	}
 	b.WriteString("}\n\n")
+	for _, l := range in.Top {
+		fmt.Fprintf(&b, "%s\n", l)
+	}
 	fmt.Fprintf(&b, "vrrp_instance %s {\n", name)
 	state := "BACKUP"
 	if !in.NoPreempt && in.Priority == 255 {
