@@ -61,7 +61,7 @@ func TestConfigTest(t *testing.T) {
 	}
 	good := write("good.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n priority 100\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
 	bad := write("bad.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 300\n}\n")
-	unsupported := write("unsup.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n track_script {\n  chk\n }\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
+	unsupported := write("unsup.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n track_file {\n  chk\n }\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
 	for _, c := range []struct {
 		file string
 		code int
@@ -69,7 +69,7 @@ func TestConfigTest(t *testing.T) {
 	}{
 		{good, 0, ""},
 		{bad, exitConfig, "bad.conf:3"},
-		{unsupported, exitConfig, "keyword track_script (" + unsupported + ":4) is not supported yet"},
+		{unsupported, exitConfig, "keyword track_file (" + unsupported + ":4) is not supported yet"},
 		{filepath.Join(dir, "missing.conf"), exitConfig, "missing.conf"},
 	} {
 		var out, errb bytes.Buffer
@@ -85,6 +85,14 @@ func TestConfigTest(t *testing.T) {
 		!strings.Contains(terr.String(), "tracked.conf:1: vrrp_instance VI_1: interface nosuch0 does not exist on this host") ||
 		!strings.Contains(terr.String(), "tracked.conf:5: vrrp_instance VI_1: tracked interface nosuch1 does not exist on this host") {
 		t.Errorf("-t on missing interfaces: exit %d, %q", code, terr.String())
+	}
+	// So is a script user this host lacks: vipd would refuse to start.
+	users := write("users.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n notify_master \"/bin/true\" no-such-user-vipd\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
+	tout.Reset()
+	terr.Reset()
+	if code := run([]string{"-t", "-f", users}, &tout, &terr); code != 0 ||
+		!strings.Contains(terr.String(), "users.conf:4: script user no-such-user-vipd does not exist on this host: vipd would not start on this host") {
+		t.Errorf("-t on a missing script user: exit %d, %q", code, terr.String())
 	}
 	// A bad file also stops the daemon before it starts.
 	var out, errb bytes.Buffer

@@ -16,7 +16,7 @@ import (
 // file. Unweighted, the file going away puts r1 in FAULT and r2 (100)
 // takes over; back, r1 preempts. With weight -60 the failure lowers r1 to
 // 90 instead. r1's notify scripts record every state, in order, with
-// keepalived's arguments.
+// keepalived's arguments. The second start also has vrrp_startup_delay.
 func TestTrackScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -77,11 +77,20 @@ func TestTrackScript(t *testing.T) {
 	}
 	waitLines(t, notes, want)
 
+	// Restarted with weight -60, and vrrp_startup_delay: r1 stays out
+	// of the election for 2s.
 	must(t, os.Remove(notes))
-	must(t, r1.WriteConfig(instance(0, -60).Config("r1")))
+	delayed := instance(0, -60)
+	delayed.Global = append(delayed.Global, "vrrp_startup_delay 2")
+	must(t, r1.WriteConfig(delayed.Config("r1")))
 	must(t, r1.Start())
-	_, err = l.WaitHolders(mdi(150)+5*time.Second, "r1")
+	waitLog(t, r1, "Delaying startup for 2s (vrrp_startup_delay)")
+	delayedAt := time.Now()
+	_, err = l.WaitHolders(mdi(150)+7*time.Second, "r1")
 	must(t, err)
+	if took := time.Since(delayedAt); took < 1700*time.Millisecond {
+		t.Errorf("r1 took over %v after its start, within its startup delay of 2s", took)
+	}
 	setHealthy(false)
 	waitLog(t, r1, "(VI_1) Changing effective priority from 150 to 90")
 	_, err = l.WaitHolders(mdi(100)+5*time.Second, "r2")

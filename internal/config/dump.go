@@ -43,6 +43,9 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(1, "# %s: none (announcements are not spaced)", iv.keyword)
 		}
 	}
+	if c.Global.StartupDelay > 0 {
+		d.line(1, "vrrp_startup_delay %s", secs(c.Global.StartupDelay))
+	}
 	if c.Global.ScriptUser != "" {
 		d.line(1, "script_user %s", userGroup(c.Global.ScriptUser, c.Global.ScriptGroup))
 	} else {
@@ -62,9 +65,7 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(2, "%s", quote(m))
 		}
 		d.line(1, "}")
-		for _, t := range g.TrackInterfaces {
-			d.line(1, "# track_interface %s: every member tracks it, as shown there", quote(t.Name))
-		}
+		d.trackInterfaces(g.TrackInterfaces, nil)
 		if g.TrackingWeight {
 			d.line(1, "sync_group_tracking_weight")
 		}
@@ -74,10 +75,11 @@ func (c *Config) Dump(w io.Writer) error {
 	}
 	for _, in := range c.Instances {
 		var fromGroup []TrackedScript
+		var fromGroupIfs []TrackedInterface
 		if g := c.groupOf(in.VRRP.Name); g != nil {
-			fromGroup = g.TrackScripts
+			fromGroup, fromGroupIfs = g.TrackScripts, g.TrackInterfaces
 		}
-		d.instance(in, fromGroup)
+		d.instance(in, fromGroup, fromGroupIfs)
 	}
 	_, err := w.Write(d.buf.Bytes())
 	return err
@@ -102,9 +104,9 @@ func (d *dumper) line(depth int, format string, args ...any) {
 	d.buf.WriteByte('\n')
 }
 
-// instance writes one vrrp_instance; the scripts its sync group tracks
-// are written in the group.
-func (d *dumper) instance(in *Instance, fromGroup []TrackedScript) {
+// instance writes one vrrp_instance; what its sync group tracks is
+// written in the group.
+func (d *dumper) instance(in *Instance, fromGroup []TrackedScript, fromGroupIfs []TrackedInterface) {
 	c := &in.VRRP
 	d.line(0, "vrrp_instance %s {", quote(c.Name))
 	d.line(1, "# %s, VRRPv%d", family(c.IPv6), c.Version)
@@ -161,20 +163,7 @@ func (d *dumper) instance(in *Instance, fromGroup []TrackedScript) {
 	if in.DontTrackPrimary {
 		d.line(1, "dont_track_primary")
 	}
-	if len(in.TrackInterfaces) > 0 {
-		d.line(1, "track_interface {")
-		for _, t := range in.TrackInterfaces {
-			line := quote(t.Name)
-			if t.Weight != 0 {
-				line += " weight " + strconv.Itoa(t.Weight)
-			}
-			if t.Reverse {
-				line += " reverse"
-			}
-			d.line(2, "%s", line)
-		}
-		d.line(1, "}")
-	}
+	d.trackInterfaces(in.TrackInterfaces, fromGroupIfs)
 	d.trackScripts(in.TrackScripts, fromGroup)
 	d.notify(&in.Notify)
 	d.vips("virtual_ipaddress", in.VIPs)
@@ -231,6 +220,33 @@ func userGroup(user, group string) string {
 		return quote(user)
 	}
 	return quote(user) + " " + quote(group)
+}
+
+// trackInterfaces writes a track_interface block, leaving out the lines
+// in skip.
+func (d *dumper) trackInterfaces(ts, skip []TrackedInterface) {
+	var lines []string
+	for _, t := range ts {
+		if slices.Contains(skip, t) {
+			continue
+		}
+		line := quote(t.Name)
+		if t.Weight != 0 {
+			line += " weight " + strconv.Itoa(t.Weight)
+			if t.Reverse {
+				line += " reverse"
+			}
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return
+	}
+	d.line(1, "track_interface {")
+	for _, l := range lines {
+		d.line(2, "%s", l)
+	}
+	d.line(1, "}")
 }
 
 // trackScripts writes a track_script block, leaving out the lines in skip.

@@ -46,6 +46,7 @@ func TestDumpRoundTrip(t *testing.T) {
   vrrp_garp_master_refresh 60
   script_user nobody nogroup
   enable_script_security
+  vrrp_startup_delay 1.5
 }
 vrrp_script chk_haproxy {
   script "/usr/bin/killall -0 'ha proxy' x\\ y"
@@ -67,6 +68,10 @@ vrrp_sync_group G {
   }
   track_script {
     chk_group weight 5
+  }
+  track_interface {
+    eth9 weight -7
+    eth8
   }
   notify_master "/usr/bin/logger group master"
   notify "/usr/bin/logger -t it" root

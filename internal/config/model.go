@@ -41,6 +41,9 @@ type Global struct {
 	// ScriptSecurity: run no script that a user other than root could
 	// change (enable_script_security).
 	ScriptSecurity bool
+	// StartupDelay holds every instance in INIT this long after start
+	// (vrrp_startup_delay), for hosts whose network comes up late.
+	StartupDelay time.Duration
 }
 
 // Instance is a vrrp_instance: the protocol settings and what the daemon
@@ -383,6 +386,10 @@ func (b *builder) globalDefs(g *Node) {
 		case "enable_script_security":
 			d.scriptSecurity = b.flag(n)
 			b.cfg.Global.ScriptSecurity = d.scriptSecurity
+		case "vrrp_startup_delay":
+			if v, ok := b.seconds(n, 0.001, 4294.967295); ok {
+				b.cfg.Global.StartupDelay = v
+			}
 		case "script_user":
 			if b.args(n, 1, 2) {
 				b.cfg.Global.ScriptUser = n.Args[0]
@@ -541,18 +548,14 @@ func (b *builder) syncGroup(blk *Node) {
 }
 
 // shareGroupTracking resolves what each sync group tracks and gives it to
-// its members, as keepalived does: a script tracked by the group keeps its
-// weight, while a member's own weighted scripts are dropped unless the
-// group has sync_group_tracking_weight.
+// its members, as keepalived does: what the group tracks keeps its
+// weight, while unless the group has sync_group_tracking_weight a
+// member's own weighted scripts are dropped and its weighted interfaces
+// lose their weight.
 func (b *builder) shareGroupTracking() {
 	for _, g := range b.cfg.SyncGroups {
 		owner := "vrrp_sync_group " + g.Name
 		g.TrackScripts = b.resolveScripts(owner, g.TrackScripts)
-		for _, t := range g.TrackInterfaces {
-			if t.Weight != 0 {
-				b.notSupportedAt(t.Pos, "track_interface weight in a vrrp_sync_group")
-			}
-		}
 		for _, in := range b.cfg.Instances {
 			if !slices.Contains(g.Members, in.VRRP.Name) {
 				continue
@@ -564,6 +567,14 @@ func (b *builder) shareGroupTracking() {
 					}
 					return t.Weight != 0
 				})
+			}
+			if !g.TrackingWeight {
+				for i, t := range in.TrackInterfaces {
+					if t.Weight != 0 {
+						b.warnf(t.Pos, "vrrp_instance %s: track_interface %s has a weight, which a member of vrrp_sync_group %s cannot use: the interface is tracked without it (down means FAULT), as keepalived does (use sync_group_tracking_weight in the group to keep it)", in.VRRP.Name, t.Name, g.Name)
+						in.TrackInterfaces[i].Weight, in.TrackInterfaces[i].Reverse = 0, false
+					}
+				}
 			}
 			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
 			for _, t := range g.TrackScripts {

@@ -319,8 +319,12 @@ vrrp_instance B {
 		t.Fatal(err)
 	}
 	a, b := cfg.Instances[0].TrackInterfaces, cfg.Instances[1].TrackInterfaces
-	if len(a) != 2 || a[0].Name != "eth8" || a[0].Weight != 10 || a[1].Name != "eth9" || a[1].Weight != 0 ||
+	// A member's own weight goes, with a warning, as keepalived drops it.
+	if len(a) != 2 || a[0].Name != "eth8" || a[0].Weight != 0 || a[1].Name != "eth9" || a[1].Weight != 0 ||
 		len(b) != 1 || b[0].Name != "eth9" {
 		t.Errorf("A tracks %+v, B tracks %+v", a, b)
+	}
+	if w := fmt.Sprint(cfg.Warnings); !strings.Contains(w, "keepalived.conf:14: vrrp_instance A: track_interface eth8 has a weight, which a member of vrrp_sync_group G cannot use") {
+		t.Errorf("warnings %s", w)
 	}
 }

@@ -39,10 +39,11 @@ type Daemon struct {
 	fw        *firewall.Table // nil when every instance accepts
 	announcer *vip.Announcer
 
-	scripts  []*config.Script // every vrrp_script, for initial verdicts
-	checks   []track.Check    // the tracked ones, run while Run runs
-	notifier *notify.Runner
-	groups   []*group
+	startupDelay time.Duration    // vrrp_startup_delay
+	scripts      []*config.Script // every vrrp_script, for initial verdicts
+	checks       []track.Check    // the tracked ones, run while Run runs
+	notifier     *notify.Runner
+	groups       []*group
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -70,6 +71,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if len(cfg.Instances) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
+	d.startupDelay = cfg.Global.StartupDelay
 	run := &scripts{global: cfg.Global}
 	d.scripts = cfg.Scripts
 	var err error
@@ -232,6 +234,9 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 		return err
 	}
 	defer close(stopLinks)
+	if !d.delayStart(packets, signals) {
+		return nil
+	}
 	checking, stopChecks := context.WithCancel(context.Background())
 	defer stopChecks()
 	results := d.startChecks(checking)
@@ -276,6 +281,31 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 	d.releaseAll() // nothing should be left; make sure
 	d.log.Info("Stopped")
 	return nil
+}
+
+// delayStart holds every instance in INIT for vrrp_startup_delay,
+// dropping the adverts heard meanwhile. It reports false if a signal
+// asked vipd to stop first.
+func (d *Daemon) delayStart(packets <-chan received, signals <-chan os.Signal) bool {
+	if d.startupDelay <= 0 {
+		return true
+	}
+	d.log.Info(fmt.Sprintf("Delaying startup for %v (vrrp_startup_delay)", d.startupDelay))
+	t := time.NewTimer(d.startupDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-packets:
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				continue
+			}
+			d.log.Info("Stopping before the startup delay ended", "signal", sig.String())
+			return false
+		}
+	}
 }
 
 // startUp starts the protocol. Configured addresses already present are
