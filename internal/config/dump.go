@@ -65,17 +65,17 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(2, "%s", quote(m))
 		}
 		d.line(1, "}")
-		d.trackInterfaces(g.TrackInterfaces, nil)
+		d.tracked("track_interface", g.TrackInterfaces, nil)
 		if g.TrackingWeight {
 			d.line(1, "sync_group_tracking_weight")
 		}
-		d.trackScripts(g.TrackScripts, nil)
+		d.tracked("track_script", g.TrackScripts, nil)
 		d.notify(&g.Notify)
 		d.line(0, "}")
 	}
 	for _, in := range c.Instances {
-		var fromGroup []TrackedScript
-		var fromGroupIfs []TrackedInterface
+		var fromGroup []Tracked
+		var fromGroupIfs []Tracked
 		if g := c.groupOf(in.VRRP.Name); g != nil {
 			fromGroup, fromGroupIfs = g.TrackScripts, g.TrackInterfaces
 		}
@@ -106,7 +106,7 @@ func (d *dumper) line(depth int, format string, args ...any) {
 
 // instance writes one vrrp_instance; what its sync group tracks is
 // written in the group.
-func (d *dumper) instance(in *Instance, fromGroup []TrackedScript, fromGroupIfs []TrackedInterface) {
+func (d *dumper) instance(in *Instance, fromGroup []Tracked, fromGroupIfs []Tracked) {
 	c := &in.VRRP
 	d.line(0, "vrrp_instance %s {", quote(c.Name))
 	d.line(1, "# %s, VRRPv%d", family(c.IPv6), c.Version)
@@ -163,8 +163,8 @@ func (d *dumper) instance(in *Instance, fromGroup []TrackedScript, fromGroupIfs 
 	if in.DontTrackPrimary {
 		d.line(1, "dont_track_primary")
 	}
-	d.trackInterfaces(in.TrackInterfaces, fromGroupIfs)
-	d.trackScripts(in.TrackScripts, fromGroup)
+	d.tracked("track_interface", in.TrackInterfaces, fromGroupIfs)
+	d.tracked("track_script", in.TrackScripts, fromGroup)
 	d.notify(&in.Notify)
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
@@ -222,16 +222,17 @@ func userGroup(user, group string) string {
 	return quote(user) + " " + quote(group)
 }
 
-// trackInterfaces writes a track_interface block, leaving out the lines
-// in skip.
-func (d *dumper) trackInterfaces(ts, skip []TrackedInterface) {
+// tracked writes a track_interface or track_script block, leaving out
+// the lines in skip (a sync group's, written in the group). A script line
+// always says its weight: without one, it would take the vrrp_script's.
+func (d *dumper) tracked(keyword string, ts, skip []Tracked) {
 	var lines []string
 	for _, t := range ts {
 		if slices.Contains(skip, t) {
 			continue
 		}
 		line := quote(t.Name)
-		if t.Weight != 0 {
+		if t.Weight != 0 || keyword == "track_script" {
 			line += " weight " + strconv.Itoa(t.Weight)
 			if t.Reverse {
 				line += " reverse"
@@ -242,30 +243,7 @@ func (d *dumper) trackInterfaces(ts, skip []TrackedInterface) {
 	if len(lines) == 0 {
 		return
 	}
-	d.line(1, "track_interface {")
-	for _, l := range lines {
-		d.line(2, "%s", l)
-	}
-	d.line(1, "}")
-}
-
-// trackScripts writes a track_script block, leaving out the lines in skip.
-func (d *dumper) trackScripts(ts, skip []TrackedScript) {
-	var lines []string
-	for _, t := range ts {
-		if slices.Contains(skip, t) {
-			continue
-		}
-		line := quote(t.Name) + " weight " + strconv.Itoa(t.Weight)
-		if t.Reverse {
-			line += " reverse"
-		}
-		lines = append(lines, line)
-	}
-	if len(lines) == 0 {
-		return
-	}
-	d.line(1, "track_script {")
+	d.line(1, "%s {", keyword)
 	for _, l := range lines {
 		d.line(2, "%s", l)
 	}

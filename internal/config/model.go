@@ -69,8 +69,8 @@ type Instance struct {
 	// TrackInterfaces are the interfaces whose state moves the instance
 	// (track_interface), besides its own; TrackScripts the vrrp_scripts
 	// (track_script). Both include its sync group's.
-	TrackInterfaces []TrackedInterface
-	TrackScripts    []TrackedScript
+	TrackInterfaces []Tracked
+	TrackScripts    []Tracked
 	Notify          Notify
 }
 
@@ -483,8 +483,8 @@ type SyncGroup struct {
 	vrrp.GroupConfig
 	// What the group tracks is tracked by every member: one member in
 	// FAULT takes the group there.
-	TrackInterfaces []TrackedInterface
-	TrackScripts    []TrackedScript
+	TrackInterfaces []Tracked
+	TrackScripts    []Tracked
 	Notify          Notify
 	// TrackingWeight keeps the weights of what members track themselves
 	// (sync_group_tracking_weight); without it keepalived drops their
@@ -561,7 +561,7 @@ func (b *builder) shareGroupTracking() {
 				continue
 			}
 			if !g.TrackingWeight {
-				in.TrackScripts = slices.DeleteFunc(in.TrackScripts, func(t TrackedScript) bool {
+				in.TrackScripts = slices.DeleteFunc(in.TrackScripts, func(t Tracked) bool {
 					if t.Weight != 0 {
 						b.warnf(t.Pos, "vrrp_instance %s: track_script %s has a weight, which a member of vrrp_sync_group %s cannot use: the line is ignored, as keepalived ignores it (use weight 0, or sync_group_tracking_weight in the group)", in.VRRP.Name, t.Name, g.Name)
 					}
@@ -578,7 +578,7 @@ func (b *builder) shareGroupTracking() {
 			}
 			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
 			for _, t := range g.TrackScripts {
-				if i := slices.IndexFunc(in.TrackScripts, func(o TrackedScript) bool { return o.Name == t.Name }); i >= 0 {
+				if i := slices.IndexFunc(in.TrackScripts, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
 					b.warnf(in.TrackScripts[i].Pos, "vrrp_instance %s: track_script %s is tracked by vrrp_sync_group %s too: the group's line (%s) is used; remove this one", in.VRRP.Name, t.Name, g.Name, t.Pos)
 					in.TrackScripts = slices.Delete(in.TrackScripts, i, i+1)
 				}

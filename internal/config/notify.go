@@ -66,7 +66,7 @@ func (c *Config) Commands() []*Command {
 	var out []*Command
 	for _, s := range c.Scripts {
 		for _, in := range c.Instances {
-			if slices.ContainsFunc(in.TrackScripts, func(t TrackedScript) bool { return t.Name == s.Name }) {
+			if slices.ContainsFunc(in.TrackScripts, func(t Tracked) bool { return t.Name == s.Name }) {
 				out = append(out, &s.Command)
 				break
 			}

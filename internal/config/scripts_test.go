@@ -167,7 +167,7 @@ vrrp_instance C {
 	if err != nil {
 		t.Fatal(err)
 	}
-	show := func(ts []TrackedScript) string {
+	show := func(ts []Tracked) string {
 		var s []string
 		for _, t := range ts {
 			s = append(s, fmt.Sprintf("%s:%d:%t", t.Name, t.Weight, t.Reverse))

@@ -6,39 +6,26 @@ import (
 	"strings"
 )
 
-// TrackedInterface is one line of track_interface: "NAME [weight N
-// [reverse]]". Without a weight the instance is in FAULT while the
-// interface is down; with one, its priority moves by the weight: a
-// positive weight is added while the interface is up, a negative one
-// while it is down (reverse swaps up and down).
-type TrackedInterface struct {
+// Tracked is one line of track_interface ("NAME [weight N [reverse]]")
+// or of track_script ("NAME [weight N [reverse|noreverse]]", with the
+// vrrp_script's own weight and reverse where the line gives none).
+// Without a weight the instance is in FAULT while the tracked thing is
+// bad (an interface down, a script failing); with one, its priority moves
+// by the weight: a positive weight is added while it is good, a negative
+// one while it is bad. Reverse swaps good and bad.
+type Tracked struct {
 	Pos     Pos
 	Name    string
-	Weight  int // -253..253; 0: FAULT while down
+	Weight  int // -253..253; 0: FAULT while bad
 	Reverse bool
 }
 
-// Down reports whether a tracked interface counts as down.
-func (t TrackedInterface) Down(up bool) bool { return up == t.Reverse }
+// Bad reports whether the tracked thing, good (up, succeeding) or not,
+// counts as bad.
+func (t Tracked) Bad(good bool) bool { return good == t.Reverse }
 
-// Adjust is what the interface, up or not, adds to the priority.
-func (t TrackedInterface) Adjust(up bool) int { return adjust(t.Weight, t.Down(up)) }
-
-// TrackedScript is one line of track_script: "NAME [weight N
-// [reverse|noreverse]]", with the vrrp_script's own weight and reverse
-// where the line gives none.
-type TrackedScript struct {
-	Pos     Pos
-	Name    string
-	Weight  int // -253..253; 0: FAULT while failing
-	Reverse bool
-}
-
-// Failing reports whether a script with this result counts as failing.
-func (t TrackedScript) Failing(ok bool) bool { return ok == t.Reverse }
-
-// Adjust is what the script's result adds to the priority.
-func (t TrackedScript) Adjust(ok bool) int { return adjust(t.Weight, t.Failing(ok)) }
+// Adjust is what the tracked thing, good or not, adds to the priority.
+func (t Tracked) Adjust(good bool) int { return adjust(t.Weight, t.Bad(good)) }
 
 // adjust is keepalived's rule for weights: a positive weight counts
 // while the tracked thing is good, a negative one while it is bad.
@@ -56,13 +43,13 @@ func parseWeight(s string) (int, bool) {
 
 // trackInterfaces reads a track_interface block: "NAME [weight N
 // [reverse]]" per line.
-func (b *builder) trackInterfaces(blk *Node, out []TrackedInterface) []TrackedInterface {
+func (b *builder) trackInterfaces(blk *Node, out []Tracked) []Tracked {
 	if !blk.Block || len(blk.Args) > 0 {
 		b.errorf(blk.Pos, "track_interface takes a block of interface names")
 		return out
 	}
 	for _, n := range blk.Children {
-		t := TrackedInterface{Pos: n.Pos, Name: n.Keyword}
+		t := Tracked{Pos: n.Pos, Name: n.Keyword}
 		args := n.Args
 		if len(args) >= 2 && args[0] == "weight" {
 			w, ok := parseWeight(args[1])
@@ -91,13 +78,13 @@ func (b *builder) trackInterfaces(blk *Node, out []TrackedInterface) []TrackedIn
 // trackScripts reads a track_script block: "NAME [weight N
 // [reverse|noreverse]]" per line. The names are resolved once every
 // vrrp_script is read (resolveScripts).
-func (b *builder) trackScripts(blk *Node, out []TrackedScript) []TrackedScript {
+func (b *builder) trackScripts(blk *Node, out []Tracked) []Tracked {
 	if !blk.Block || len(blk.Args) > 0 {
 		b.errorf(blk.Pos, "track_script takes a block of vrrp_script names")
 		return out
 	}
 	for _, n := range blk.Children {
-		t := TrackedScript{Pos: n.Pos, Name: n.Keyword}
+		t := Tracked{Pos: n.Pos, Name: n.Keyword}
 		args := n.Args
 		if len(args) >= 2 && args[0] == "weight" {
 			w, ok := parseWeight(args[1])
@@ -122,7 +109,7 @@ func (b *builder) trackScripts(blk *Node, out []TrackedScript) []TrackedScript {
 			b.errorf(n.Pos, "track_script %s: want NAME [weight N [reverse|noreverse]], not %q", t.Name, strings.Join(n.Args, " "))
 			continue
 		}
-		if i := slices.IndexFunc(out, func(o TrackedScript) bool { return o.Name == t.Name }); i >= 0 {
+		if i := slices.IndexFunc(out, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
 			b.warnf(n.Pos, "track_script %s is already tracked here (%s): this line is ignored, as keepalived ignores it", t.Name, out[i].Pos)
 			continue
 		}
@@ -135,7 +122,7 @@ func (b *builder) trackScripts(blk *Node, out []TrackedScript) []TrackedScript {
 // vrrp_script, and refuses names no vrrp_script defines: keepalived
 // drops such a line with a warning, and the instance runs without the
 // check its author meant it to have.
-func (b *builder) resolveScripts(owner string, ts []TrackedScript) []TrackedScript {
+func (b *builder) resolveScripts(owner string, ts []Tracked) []Tracked {
 	out := ts[:0]
 	for _, t := range ts {
 		s := b.cfg.Script(t.Name)

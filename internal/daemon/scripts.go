@@ -99,7 +99,7 @@ func (s *scripts) checks(cfg *config.Config) ([]track.Check, error) {
 	var out []track.Check
 	for _, sc := range cfg.Scripts {
 		if !slices.ContainsFunc(cfg.Instances, func(in *config.Instance) bool {
-			return slices.ContainsFunc(in.TrackScripts, func(t config.TrackedScript) bool { return t.Name == sc.Name })
+			return slices.ContainsFunc(in.TrackScripts, func(t config.Tracked) bool { return t.Name == sc.Name })
 		}) {
 			continue
 		}

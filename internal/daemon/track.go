@@ -60,7 +60,7 @@ func (in *instance) wanted() (fault, onlyPending bool, priority int) {
 	priority = int(in.cfg.VRRP.Priority)
 	for i, t := range in.cfg.TrackInterfaces {
 		if t.Weight == 0 {
-			fault = fault || t.Down(in.track.up[i])
+			fault = fault || t.Bad(in.track.up[i])
 			continue
 		}
 		priority += t.Adjust(in.track.up[i])
@@ -72,7 +72,7 @@ func (in *instance) wanted() (fault, onlyPending bool, priority int) {
 			pending = true // FAULT until the first result
 		case v == track.Pending: // no adjustment before a result
 		case t.Weight == 0:
-			fault = fault || t.Failing(v == track.Good)
+			fault = fault || t.Bad(v == track.Good)
 		default:
 			priority += t.Adjust(v == track.Good)
 		}
