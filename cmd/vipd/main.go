@@ -100,13 +100,8 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, c := range cfg.Commands() {
-		var err error
-		if c.User != "" {
-			_, err = script.Lookup(c.User, c.Group)
-		} else {
-			_, err = script.Default(cfg.Global.ScriptUser, cfg.Global.ScriptGroup, cfg.Global.ScriptSecurity)
-		}
-		if err != nil {
+		g := &cfg.Global
+		if _, err := script.For(c.User, c.Group, g.ScriptUser, g.ScriptGroup, g.ScriptSecurity); err != nil {
 			fmt.Fprintf(out, "warning: %s: %v: vipd would not start on this host\n", c.Pos, err)
 		}
 	}

@@ -272,19 +272,16 @@ func (d *dumper) script(s *Script) {
 }
 
 func (d *dumper) notify(n *Notify) {
-	for _, c := range []struct {
-		keyword string
-		cmd     *Command
-	}{{"notify_master", n.Master}, {"notify_backup", n.Backup}, {"notify_fault", n.Fault}, {"notify_stop", n.Stop},
-		{"notify", n.Generic}, {"notify_master_rx_lower_pri", n.MasterRxLowerPri}} {
-		if c.cmd == nil {
+	for _, s := range n.slots() {
+		c := *s.cmd
+		if c == nil {
 			continue
 		}
-		line := scriptText(c.cmd.Argv)
-		if c.cmd.User != "" {
-			line += " " + userGroup(c.cmd.User, c.cmd.Group)
+		line := scriptText(c.Argv)
+		if c.User != "" {
+			line += " " + userGroup(c.User, c.Group)
 		}
-		d.line(1, "%s %s", c.keyword, line)
+		d.line(1, "%s %s", s.keyword, line)
 	}
 }
 

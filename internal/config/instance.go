@@ -101,7 +101,7 @@ func (b *builder) instance(blk *Node) {
 		case "unicast_peer":
 			in.UnicastPeers = b.peers(n, in.UnicastPeers)
 		case "track_interface":
-			in.TrackInterfaces = b.trackInterfaces(n, in.TrackInterfaces)
+			in.TrackInterfaces = b.track(n, in.TrackInterfaces)
 		case "dont_track_primary":
 			in.DontTrackPrimary = b.args(n, 0, 0)
 		case "accept", "no_accept":
@@ -152,7 +152,7 @@ func (b *builder) instance(blk *Node) {
 				}
 			}
 		case "track_script":
-			in.TrackScripts = b.trackScripts(n, in.TrackScripts)
+			in.TrackScripts = b.track(n, in.TrackScripts)
 		default:
 			if !b.notify(n, "vrrp_instance "+c.Name, &in.Notify) {
 				b.other(schemaInstance, n)

@@ -530,9 +530,9 @@ func (b *builder) syncGroup(blk *Node) {
 				g.Members = append(g.Members, m.Args...)
 			}
 		case "track_interface":
-			g.TrackInterfaces = b.trackInterfaces(n, g.TrackInterfaces)
+			g.TrackInterfaces = b.track(n, g.TrackInterfaces)
 		case "track_script":
-			g.TrackScripts = b.trackScripts(n, g.TrackScripts)
+			g.TrackScripts = b.track(n, g.TrackScripts)
 		case "sync_group_tracking_weight", "global_tracking":
 			if n.Keyword == "global_tracking" {
 				b.warnf(n.Pos, "global_tracking is deprecated: use sync_group_tracking_weight (the same here)")

@@ -1,6 +1,10 @@
 package config
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/vipd/vipd/internal/vrrp"
+)
 
 // Notify is what an instance or sync group runs when its state changes:
 // notify_master, notify_backup, notify_fault and notify_stop with no
@@ -14,29 +18,38 @@ type Notify struct {
 	MasterRxLowerPri *Command
 }
 
-// Empty reports whether nothing is to run.
-func (n *Notify) Empty() bool {
-	return n.Master == nil && n.Backup == nil && n.Fault == nil && n.Stop == nil && n.Generic == nil && n.MasterRxLowerPri == nil
+// notifySlot is a notify keyword and the field it sets.
+type notifySlot struct {
+	keyword string
+	cmd     **Command
+}
+
+// slots are the notify keywords, in the order the dump writes them.
+func (n *Notify) slots() []notifySlot {
+	return []notifySlot{{"notify_master", &n.Master}, {"notify_backup", &n.Backup}, {"notify_fault", &n.Fault},
+		{"notify_stop", &n.Stop}, {"notify", &n.Generic}, {"notify_master_rx_lower_pri", &n.MasterRxLowerPri}}
+}
+
+// ForState is the script for entering a state, or nil.
+func (n *Notify) ForState(s vrrp.State) *Command {
+	switch s {
+	case vrrp.Master:
+		return n.Master
+	case vrrp.Backup:
+		return n.Backup
+	case vrrp.Fault:
+		return n.Fault
+	case vrrp.Stop:
+		return n.Stop
+	}
+	return nil
 }
 
 // notify reads one notify keyword into nt; it reports false for a
 // keyword that is not one.
 func (b *builder) notify(n *Node, owner string, nt *Notify) bool {
-	var slot **Command
-	switch n.Keyword {
-	case "notify_master":
-		slot = &nt.Master
-	case "notify_backup":
-		slot = &nt.Backup
-	case "notify_fault":
-		slot = &nt.Fault
-	case "notify_stop":
-		slot = &nt.Stop
-	case "notify":
-		slot = &nt.Generic
-	case "notify_master_rx_lower_pri":
-		slot = &nt.MasterRxLowerPri
-	default:
+	i := slices.IndexFunc(nt.slots(), func(s notifySlot) bool { return s.keyword == n.Keyword })
+	if i < 0 {
 		return false
 	}
 	what := owner + " " + n.Keyword
@@ -44,17 +57,31 @@ func (b *builder) notify(n *Node, owner string, nt *Notify) bool {
 		if b.defs.scriptSecurity {
 			b.checkCommand(c, what)
 		}
-		*slot = c
+		*nt.slots()[i].cmd = c
 	}
 	return true
 }
 
-// commands are the notify scripts that are set.
-func (n *Notify) commands() []*Command {
+// Commands are the notify scripts that are set.
+func (n *Notify) Commands() []*Command {
 	var out []*Command
-	for _, c := range []*Command{n.Master, n.Backup, n.Fault, n.Stop, n.Generic, n.MasterRxLowerPri} {
-		if c != nil {
-			out = append(out, c)
+	for _, s := range n.slots() {
+		if *s.cmd != nil {
+			out = append(out, *s.cmd)
+		}
+	}
+	return out
+}
+
+// TrackedScripts are the vrrp_scripts some instance tracks: keepalived
+// runs no other.
+func (c *Config) TrackedScripts() []*Script {
+	var out []*Script
+	for _, s := range c.Scripts {
+		if slices.ContainsFunc(c.Instances, func(in *Instance) bool {
+			return slices.ContainsFunc(in.TrackScripts, func(t Tracked) bool { return t.Name == s.Name })
+		}) {
+			out = append(out, s)
 		}
 	}
 	return out
@@ -64,19 +91,14 @@ func (n *Notify) commands() []*Command {
 // tracked vrrp_scripts and every notify script.
 func (c *Config) Commands() []*Command {
 	var out []*Command
-	for _, s := range c.Scripts {
-		for _, in := range c.Instances {
-			if slices.ContainsFunc(in.TrackScripts, func(t Tracked) bool { return t.Name == s.Name }) {
-				out = append(out, &s.Command)
-				break
-			}
-		}
+	for _, s := range c.TrackedScripts() {
+		out = append(out, &s.Command)
 	}
 	for _, in := range c.Instances {
-		out = append(out, in.Notify.commands()...)
+		out = append(out, in.Notify.Commands()...)
 	}
 	for _, g := range c.SyncGroups {
-		out = append(out, g.Notify.commands()...)
+		out = append(out, g.Notify.Commands()...)
 	}
 	return out
 }

@@ -86,12 +86,14 @@ func SplitWords(text string) ([]string, error) {
 	return words, nil
 }
 
+// simpleEscapes are the one-letter escapes and what they stand for.
+var simpleEscapes = map[byte]byte{'a': '\a', 'b': '\b', 'E': 0x1b, 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
+
 // escape writes the character the escape at the start of s (after its
 // backslash) stands for, and returns how many bytes of s it took.
 func escape(w *strings.Builder, s string) int {
-	simple := map[byte]byte{'a': '\a', 'b': '\b', 'E': 0x1b, 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
 	c := s[0]
-	if r, ok := simple[c]; ok {
+	if r, ok := simpleEscapes[c]; ok {
 		w.WriteByte(r)
 		return 1
 	}

@@ -41,11 +41,19 @@ func parseWeight(s string) (int, bool) {
 	return w, err == nil && w >= -253 && w <= 253
 }
 
-// trackInterfaces reads a track_interface block: "NAME [weight N
-// [reverse]]" per line.
-func (b *builder) trackInterfaces(blk *Node, out []Tracked) []Tracked {
+// track reads a track_interface or track_script block: "NAME [weight N
+// [reverse]]" per line. A track_script line also takes noreverse, has a
+// weight of ±254 clamped and a repeated name dropped, with warnings, as
+// keepalived does; its name is resolved once every vrrp_script is read
+// (resolveScripts). A track_interface line's reverse needs a weight.
+func (b *builder) track(blk *Node, out []Tracked) []Tracked {
+	script := blk.Keyword == "track_script"
+	of, usage := "interface names", "NAME [weight N [reverse]]"
+	if script {
+		of, usage = "vrrp_script names", "NAME [weight N [reverse|noreverse]]"
+	}
 	if !blk.Block || len(blk.Args) > 0 {
-		b.errorf(blk.Pos, "track_interface takes a block of interface names")
+		b.errorf(blk.Pos, "%s takes a block of %s", blk.Keyword, of)
 		return out
 	}
 	for _, n := range blk.Children {
@@ -53,42 +61,7 @@ func (b *builder) trackInterfaces(blk *Node, out []Tracked) []Tracked {
 		args := n.Args
 		if len(args) >= 2 && args[0] == "weight" {
 			w, ok := parseWeight(args[1])
-			if !ok {
-				b.errorf(n.Pos, "track_interface %s: weight %q must be a whole number -253..253", t.Name, args[1])
-				continue
-			}
-			t.Weight, args = w, args[2:]
-			if len(args) > 0 && args[0] == "reverse" {
-				t.Reverse, args = true, args[1:]
-			}
-		}
-		if len(args) > 0 {
-			b.errorf(n.Pos, "track_interface %s: want NAME [weight N [reverse]], not %q", t.Name, strings.Join(n.Args, " "))
-			continue
-		}
-		if t.Reverse && t.Weight == 0 {
-			b.errorf(n.Pos, "track_interface %s: reverse needs a weight", t.Name)
-			continue
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
-// trackScripts reads a track_script block: "NAME [weight N
-// [reverse|noreverse]]" per line. The names are resolved once every
-// vrrp_script is read (resolveScripts).
-func (b *builder) trackScripts(blk *Node, out []Tracked) []Tracked {
-	if !blk.Block || len(blk.Args) > 0 {
-		b.errorf(blk.Pos, "track_script takes a block of vrrp_script names")
-		return out
-	}
-	for _, n := range blk.Children {
-		t := Tracked{Pos: n.Pos, Name: n.Keyword}
-		args := n.Args
-		if len(args) >= 2 && args[0] == "weight" {
-			w, ok := parseWeight(args[1])
-			if args[1] == "254" || args[1] == "-254" {
+			if script && (args[1] == "254" || args[1] == "-254") {
 				w, ok = 253, true
 				if args[1][0] == '-' {
 					w = -253
@@ -96,20 +69,26 @@ func (b *builder) trackScripts(blk *Node, out []Tracked) []Tracked {
 				b.warnf(n.Pos, "track_script %s: weight %s is out of -253..253: %d is used, as keepalived does", t.Name, args[1], w)
 			}
 			if !ok {
-				b.errorf(n.Pos, "track_script %s: weight %q must be a whole number -253..253", t.Name, args[1])
+				b.errorf(n.Pos, "%s %s: weight %q must be a whole number -253..253", blk.Keyword, t.Name, args[1])
 				continue
 			}
 			t.Weight, args = w, args[2:]
-			b.weighted[t.Pos] = true
-			if len(args) > 0 && (args[0] == "reverse" || args[0] == "noreverse") {
+			if script {
+				b.weighted[t.Pos] = true
+			}
+			if len(args) > 0 && (args[0] == "reverse" || script && args[0] == "noreverse") {
 				t.Reverse, args = args[0] == "reverse", args[1:]
 			}
 		}
 		if len(args) > 0 {
-			b.errorf(n.Pos, "track_script %s: want NAME [weight N [reverse|noreverse]], not %q", t.Name, strings.Join(n.Args, " "))
+			b.errorf(n.Pos, "%s %s: want %s, not %q", blk.Keyword, t.Name, usage, strings.Join(n.Args, " "))
 			continue
 		}
-		if i := slices.IndexFunc(out, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
+		if !script && t.Reverse && t.Weight == 0 {
+			b.errorf(n.Pos, "track_interface %s: reverse needs a weight", t.Name)
+			continue
+		}
+		if i := slices.IndexFunc(out, func(o Tracked) bool { return o.Name == t.Name }); script && i >= 0 {
 			b.warnf(n.Pos, "track_script %s is already tracked here (%s): this line is ignored, as keepalived ignores it", t.Name, out[i].Pos)
 			continue
 		}

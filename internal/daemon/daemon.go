@@ -39,9 +39,8 @@ type Daemon struct {
 	fw        *firewall.Table // nil when every instance accepts
 	announcer *vip.Announcer
 
-	startupDelay time.Duration    // vrrp_startup_delay
-	scripts      []*config.Script // every vrrp_script, for initial verdicts
-	checks       []track.Check    // the tracked ones, run while Run runs
+	startupDelay time.Duration // vrrp_startup_delay
+	checks       []track.Check // the tracked vrrp_scripts, run while Run runs
 	notifier     *notify.Runner
 	groups       []*group
 }
@@ -72,16 +71,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
 	d.startupDelay = cfg.Global.StartupDelay
-	run := &scripts{global: cfg.Global}
-	d.scripts = cfg.Scripts
 	var err error
-	if d.checks, err = run.checks(cfg); err != nil {
+	if d.checks, err = checks(cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
 	cfgs := make([]vrrp.Config, 0, len(cfg.Instances))
 	for _, ci := range cfg.Instances {
-		nt, err := run.notifiers(&ci.Notify)
+		nt, err := newNotifiers(&ci.Notify, &cfg.Global)
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("vrrp_instance %s: %w", ci.VRRP.Name, err)
@@ -129,7 +126,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.router = r
 	for i, sg := range r.Groups() {
-		nt, err := run.notifiers(&cfg.SyncGroups[i].Notify)
+		nt, err := newNotifiers(&cfg.SyncGroups[i].Notify, &cfg.Global)
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("vrrp_sync_group %s: %w", sg.Name(), err)
@@ -313,7 +310,7 @@ func (d *Daemon) delayStart(packets <-chan received, signals <-chan os.Signal) b
 func (d *Daemon) startUp() {
 	now := d.now()
 	for _, in := range d.instances {
-		in.initTracking(d.scripts)
+		in.initTracking(d.checks)
 		_, in.track.quietFault, _ = in.wanted()
 		d.applyTracking(in)
 	}
@@ -452,8 +449,8 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 			d.notifier.Post(name, in.notify.jobs("INSTANCE", name, a.To, int(a.Instance.Priority()))...)
 		case vrrp.HeardLowerPriority:
 			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
-			if c := in.notify.rxLowerPriority; c != nil {
-				d.notifier.Post(name, notify.Job{Cmd: *c})
+			if c := in.notify.cfg.MasterRxLowerPri; c != nil {
+				d.notifier.Post(name, notify.Job{Cmd: in.notify.cmds[c]})
 			}
 		}
 	}

@@ -3,9 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
-	"syscall"
 
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/notify"
@@ -14,67 +12,31 @@ import (
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
-// scripts resolves who runs each configured script, once, at start: a
-// user missing from the host stops vipd there rather than leaving an
-// instance without the check or notify its configuration asks for.
-type scripts struct {
-	global config.Global
-	// def is the credential for scripts that name no user; resolved on
-	// first use, since a configuration without scripts needs none.
-	def     *syscall.Credential
-	defErr  error
-	defDone bool
-}
-
-func (s *scripts) cmd(c *config.Command) (script.Cmd, error) {
-	if c.User != "" {
-		cred, err := script.Lookup(c.User, c.Group)
-		if err != nil {
-			return script.Cmd{}, fmt.Errorf("%s: %w", c.Pos, err)
-		}
-		return script.Cmd{Argv: c.Argv, Cred: cred}, nil
+// command resolves who runs a configured script, at start: a user
+// missing from the host stops vipd there rather than leaving an instance
+// without the check or notify its configuration asks for.
+func command(c *config.Command, g *config.Global) (script.Cmd, error) {
+	cred, err := script.For(c.User, c.Group, g.ScriptUser, g.ScriptGroup, g.ScriptSecurity)
+	if err != nil {
+		return script.Cmd{}, fmt.Errorf("%s: %w", c.Pos, err)
 	}
-	if !s.defDone {
-		s.def, s.defErr = script.Default(s.global.ScriptUser, s.global.ScriptGroup, s.global.ScriptSecurity)
-		s.defDone = true
-	}
-	if s.defErr != nil {
-		return script.Cmd{}, fmt.Errorf("%s: %w", c.Pos, s.defErr)
-	}
-	return script.Cmd{Argv: c.Argv, Cred: s.def}, nil
+	return script.Cmd{Argv: c.Argv, Cred: cred}, nil
 }
 
 // notifiers are an instance's or group's notify scripts, ready to run.
 type notifiers struct {
-	byState         map[vrrp.State]script.Cmd
-	generic         *script.Cmd
-	rxLowerPriority *script.Cmd
+	cfg  *config.Notify
+	cmds map[*config.Command]script.Cmd
 }
 
-func (s *scripts) notifiers(n *config.Notify) (notifiers, error) {
-	out := notifiers{byState: map[vrrp.State]script.Cmd{}}
-	for state, c := range map[vrrp.State]*config.Command{vrrp.Master: n.Master, vrrp.Backup: n.Backup, vrrp.Fault: n.Fault, vrrp.Stop: n.Stop} {
-		if c == nil {
-			continue
-		}
-		cmd, err := s.cmd(c)
+func newNotifiers(n *config.Notify, g *config.Global) (notifiers, error) {
+	out := notifiers{cfg: n, cmds: map[*config.Command]script.Cmd{}}
+	for _, c := range n.Commands() {
+		cmd, err := command(c, g)
 		if err != nil {
 			return out, err
 		}
-		out.byState[state] = cmd
-	}
-	for _, p := range []struct {
-		c   *config.Command
-		dst **script.Cmd
-	}{{n.Generic, &out.generic}, {n.MasterRxLowerPri, &out.rxLowerPriority}} {
-		if p.c == nil {
-			continue
-		}
-		cmd, err := s.cmd(p.c)
-		if err != nil {
-			return out, err
-		}
-		*p.dst = &cmd
+		out.cmds[c] = cmd
 	}
 	return out, nil
 }
@@ -84,26 +46,20 @@ func (s *scripts) notifiers(n *config.Notify) (notifiers, error) {
 // orders and words them.
 func (n *notifiers) jobs(kind, name string, state vrrp.State, priority int) []notify.Job {
 	var jobs []notify.Job
-	if c, ok := n.byState[state]; ok {
-		jobs = append(jobs, notify.Job{Cmd: c})
+	if c := n.cfg.ForState(state); c != nil {
+		jobs = append(jobs, notify.Job{Cmd: n.cmds[c]})
 	}
-	if n.generic != nil {
-		jobs = append(jobs, notify.Job{Cmd: *n.generic, Extra: []string{kind, name, state.String(), strconv.Itoa(priority)}})
+	if c := n.cfg.Generic; c != nil {
+		jobs = append(jobs, notify.Job{Cmd: n.cmds[c], Extra: []string{kind, name, state.String(), strconv.Itoa(priority)}})
 	}
 	return jobs
 }
 
-// checks are the vrrp_scripts some instance tracks, ready to run;
-// keepalived runs no other.
-func (s *scripts) checks(cfg *config.Config) ([]track.Check, error) {
+// checks are the vrrp_scripts some instance tracks, ready to run.
+func checks(cfg *config.Config) ([]track.Check, error) {
 	var out []track.Check
-	for _, sc := range cfg.Scripts {
-		if !slices.ContainsFunc(cfg.Instances, func(in *config.Instance) bool {
-			return slices.ContainsFunc(in.TrackScripts, func(t config.Tracked) bool { return t.Name == sc.Name })
-		}) {
-			continue
-		}
-		cmd, err := s.cmd(&sc.Command)
+	for _, sc := range cfg.TrackedScripts() {
+		cmd, err := command(&sc.Command, &cfg.Global)
 		if err != nil {
 			return nil, fmt.Errorf("vrrp_script %s: %w", sc.Name, err)
 		}

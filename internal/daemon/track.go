@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/track"
 	"github.com/vipd/vipd/internal/vrrp"
 )
@@ -33,7 +32,7 @@ func carries(ifi *net.Interface, err error) bool {
 
 // initTracking reads the state of the instance's interfaces at start;
 // scripts start with their initial verdict (failed with init_fail).
-func (in *instance) initTracking(scripts []*config.Script) {
+func (in *instance) initTracking(checks []track.Check) {
 	in.linkIsUp = in.linkUp()
 	in.track.up = make([]bool, len(in.cfg.TrackInterfaces))
 	for i, t := range in.cfg.TrackInterfaces {
@@ -41,8 +40,8 @@ func (in *instance) initTracking(scripts []*config.Script) {
 	}
 	in.track.verdicts = make([]track.Verdict, len(in.cfg.TrackScripts))
 	for i, t := range in.cfg.TrackScripts {
-		for _, s := range scripts {
-			if s.Name == t.Name && s.InitFail {
+		for _, c := range checks {
+			if c.Name == t.Name && c.InitFail {
 				in.track.verdicts[i] = track.Failed
 			}
 		}

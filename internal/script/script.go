@@ -74,6 +74,16 @@ func Default(userName, groupName string, secure bool) (*syscall.Credential, erro
 	return nil, nil
 }
 
+// For is the credential of a script that names user and group (both
+// empty: none), with script_user's defUser and defGroup and
+// enable_script_security's secure for the default (see Default).
+func For(user, group, defUser, defGroup string, secure bool) (*syscall.Credential, error) {
+	if user != "" {
+		return Lookup(user, group)
+	}
+	return Default(defUser, defGroup, secure)
+}
+
 // Running is a started script.
 type Running struct {
 	cmd  *exec.Cmd
