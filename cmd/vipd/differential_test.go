@@ -26,8 +26,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/iproute"
 	"github.com/vipd/vipd/internal/netlab"
-	"github.com/vipd/vipd/internal/vip"
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
@@ -788,7 +788,7 @@ func vipdVIPs(in *config.Instance, vips []config.VIP) []string {
 	var out []string
 	for _, v := range vips {
 		brd := ""
-		if b, err := vip.BroadcastOf(v.Prefix, v.Broadcast); err == nil && b.IsValid() {
+		if b, err := iproute.BroadcastOf(v.Prefix, v.Broadcast); err == nil && b.IsValid() {
 			brd = b.String()
 		}
 		dev := in.AddressDev(v)

@@ -73,6 +73,20 @@ func (c *Config) Dump(w io.Writer) error {
 		d.notify(&g.Notify)
 		d.line(0, "}")
 	}
+	for _, g := range c.TrackGroups {
+		d.line(0, "track_group %s {", quote(g.Name))
+		d.line(1, "group {")
+		for _, m := range g.Members {
+			d.line(2, "%s", quote(m))
+		}
+		d.line(1, "}")
+		d.line(0, "}")
+	}
+	d.depth = -1
+	d.vips("static_ipaddress", c.Static.Addresses)
+	d.routes("static_routes", c.Static.Routes)
+	d.rules("static_rules", c.Static.Rules)
+	d.depth = 0
 	for _, in := range c.Instances {
 		var fromGroup []Tracked
 		var fromGroupIfs []Tracked
@@ -96,7 +110,13 @@ func (c *Config) group(v6 bool) (g netip.Addr) {
 	return g
 }
 
-type dumper struct{ buf bytes.Buffer }
+// dumper writes lines indented by depth levels; blocks of data lines
+// (addresses, routes, rules) are written one level below the block they
+// are in, which for the static ones is the top level (depth -1).
+type dumper struct {
+	buf   bytes.Buffer
+	depth int
+}
 
 func (d *dumper) line(depth int, format string, args ...any) {
 	d.buf.WriteString(strings.Repeat("    ", depth))
@@ -168,6 +188,8 @@ func (d *dumper) instance(in *Instance, fromGroup []Tracked, fromGroupIfs []Trac
 	d.notify(&in.Notify)
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
+	d.routes("virtual_routes", in.Routes)
+	d.rules("virtual_rules", in.Rules)
 	if len(in.UnicastPeers) > 0 {
 		d.line(1, "unicast_peer {")
 		for _, p := range in.UnicastPeers {
@@ -286,20 +308,72 @@ func (d *dumper) notify(n *Notify) {
 }
 
 func (d *dumper) vips(keyword string, vips []VIP) {
-	if len(vips) == 0 {
-		return
-	}
-	d.line(1, "%s {", keyword)
-	for _, v := range vips {
-		s := v.Prefix.String()
-		for _, opt := range [][2]string{{"brd", v.Broadcast}, {"dev", v.Dev}, {"scope", v.Scope}, {"label", v.Label}} {
+	d.list(keyword, len(vips), func(i int) string {
+		v := &vips[i]
+		w := []string{v.Prefix.String()}
+		for _, opt := range [][2]string{{"brd", v.Broadcast}, {"dev", v.Dev}, {"scope", v.Scope}, {"label", v.Label}, {"track_group", v.TrackGroup}} {
 			if opt[1] != "" {
-				s += " " + opt[0] + " " + quote(opt[1])
+				w = append(w, opt[0], quote(opt[1]))
 			}
 		}
-		d.line(2, "%s", s)
+		if v.Peer.IsValid() {
+			w = append(w, "peer", v.Peer.String())
+		}
+		for _, f := range []struct {
+			on   bool
+			word string
+		}{{v.Home, "home"}, {v.DAD, "-nodad"}, {v.MngTmpAddr, "mngtmpaddr"}, {v.NoPrefixRoute, "noprefixroute"}, {v.AutoJoin, "autojoin"}, {!v.Track, "no_track"}} {
+			if f.on {
+				w = append(w, f.word)
+			}
+		}
+		if v.Prefix.Addr().Is6() {
+			if v.PreferredLft == nil {
+				w = append(w, "preferred_lft", "forever")
+			} else {
+				w = append(w, "preferred_lft", strconv.FormatUint(uint64(*v.PreferredLft), 10))
+			}
+		}
+		return strings.Join(w, " ")
+	})
+}
+
+func (d *dumper) routes(keyword string, routes []Route) {
+	d.list(keyword, len(routes), func(i int) string {
+		r := &routes[i]
+		return r.Format(tracking(r.Track, r.TrackGroup)...)
+	})
+}
+
+func (d *dumper) rules(keyword string, rules []Rule) {
+	d.list(keyword, len(rules), func(i int) string {
+		r := &rules[i]
+		return strings.Join(append([]string{r.String()}, tracking(r.Track, r.TrackGroup)...), " ")
+	})
+}
+
+// tracking writes the keepalived words for how a route or rule is tracked.
+func tracking(track bool, group string) []string {
+	var w []string
+	if !track {
+		w = append(w, "no_track")
 	}
-	d.line(1, "}")
+	if group != "" {
+		w = append(w, "track_group", quote(group))
+	}
+	return w
+}
+
+// list writes a block of n data lines.
+func (d *dumper) list(keyword string, n int, line func(int) string) {
+	if n == 0 {
+		return
+	}
+	d.line(d.depth+1, "%s {", keyword)
+	for i := range n {
+		d.line(d.depth+2, "%s", line(i))
+	}
+	d.line(d.depth+1, "}")
 }
 
 // secs writes a duration as keepalived's (possibly fractional) seconds.

@@ -2,10 +2,12 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/internal/iproute"
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
@@ -26,7 +28,7 @@ func (b *builder) instance(blk *Node) {
 		}
 	}()
 	c := &in.VRRP
-	c.Name, c.Interface = blk.Args[0], "eth0"
+	c.Name, c.Interface = blk.Args[0], b.defaultInterface()
 	b.inherit(c)
 	var interval *Node // advert_int is checked once the version is known
 	version := b.version
@@ -84,9 +86,13 @@ func (b *builder) instance(blk *Node) {
 		case "authentication":
 			b.authentication(n, c)
 		case "virtual_ipaddress":
-			in.VIPs = b.vips(n, in.VIPs)
+			in.VIPs = b.vips(n, in.VIPs, false)
 		case "virtual_ipaddress_excluded":
-			in.Excluded = b.vips(n, in.Excluded)
+			in.Excluded = b.vips(n, in.Excluded, false)
+		case "virtual_routes":
+			in.Routes = b.routes(n, false, in.Routes)
+		case "virtual_rules":
+			in.Rules = b.rules(n, false, in.Rules)
 		case "unicast_src_ip", "mcast_src_ip":
 			if b.args(n, 1, 1) {
 				arg := n.Args[0]
@@ -189,6 +195,7 @@ func (b *builder) instance(blk *Node) {
 	if c.VRID == 0 {
 		b.errorf(blk.Pos, "vrrp_instance %s: virtual_router_id is required", c.Name)
 	}
+	b.trackOwnInterfaces(in)
 	// Settings keepalived clears with a warning, cleared alike.
 	if c.NoPreempt && c.Priority == vrrp.PriorityOwner {
 		b.warnf(seen["nopreempt"].Pos, "nopreempt does nothing for the address owner (priority 255): dropped, as keepalived does")
@@ -199,9 +206,10 @@ func (b *builder) instance(blk *Node) {
 		c.PreemptDelay = 0
 	}
 	if len(in.VIPs) == 0 && !b.broken[in] {
-		if c.Version == 3 {
-			b.errorf(blk.Pos, "vrrp_instance %s: VRRPv3 needs at least one virtual_ipaddress", c.Name)
-		} else {
+		// keepalived accepts it (the adverts then carry no address);
+		// what the master holds is its excluded addresses, routes and
+		// rules, if any.
+		if len(in.Excluded)+len(in.Routes)+len(in.Rules) == 0 {
 			b.warnf(blk.Pos, "vrrp_instance %s: no virtual_ipaddress: the instance elects a master that holds nothing", c.Name)
 		}
 	}
@@ -209,6 +217,37 @@ func (b *builder) instance(blk *Node) {
 		b.errorf(seen["nopreempt"].Pos, "nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of %s", c.Name)
 	}
 	b.cfg.Instances = append(b.cfg.Instances, in)
+}
+
+// trackOwnInterfaces makes the instance watch the interfaces its tracked
+// addresses, routes and rules use, as keepalived does: one going down
+// takes the instance to FAULT, since what it holds there is gone. The
+// instance's own interface is watched already (or, with
+// dont_track_primary, not for its addresses).
+func (b *builder) trackOwnInterfaces(in *Instance) {
+	var devs []string
+	for _, v := range slices.Concat(in.VIPs, in.Excluded) {
+		if v.Track && v.Dev != "" && v.Dev != in.VRRP.Interface {
+			devs = append(devs, v.Dev)
+		}
+	}
+	for _, r := range in.Routes {
+		if r.Track && r.Dev != "" && (r.Dev != in.VRRP.Interface || in.DontTrackPrimary) {
+			devs = append(devs, r.Dev)
+		}
+	}
+	for _, r := range in.Rules {
+		for _, dev := range []string{r.IIF, r.OIF} {
+			if r.Track && dev != "" && (dev != in.VRRP.Interface || in.DontTrackPrimary) {
+				devs = append(devs, dev)
+			}
+		}
+	}
+	for _, dev := range devs {
+		if !slices.ContainsFunc(in.TrackInterfaces, func(t Tracked) bool { return t.Name == dev && t.Weight == 0 }) {
+			in.TrackInterfaces = append(in.TrackInterfaces, Tracked{Pos: in.Pos, Name: dev})
+		}
+	}
 }
 
 func setIf[T any](dst *T, v *T) {
@@ -329,63 +368,152 @@ func (b *builder) authentication(blk *Node, c *vrrp.Config) {
 	}
 }
 
-// vips reads a virtual_ipaddress block.
-func (b *builder) vips(blk *Node, vips []VIP) []VIP {
-	if !blk.Block || len(blk.Args) > 0 {
-		b.errorf(blk.Pos, "%s takes a block", blk.Keyword)
+// vips reads a virtual_ipaddress, virtual_ipaddress_excluded or
+// static_ipaddress block.
+func (b *builder) vips(blk *Node, vips []VIP, static bool) []VIP {
+	if !b.listBlock(blk) {
 		return vips
 	}
 	for _, n := range blk.Children {
-		if v, ok := b.vip(n); ok {
+		if v, ok := b.vip(n, static); ok {
 			vips = append(vips, v)
 		}
 	}
 	return vips
 }
 
-func (b *builder) vip(n *Node) (VIP, bool) {
-	v := VIP{Pos: n.Pos}
+// vip reads one address line as keepalived 2.2.7 does.
+func (b *builder) vip(n *Node, static bool) (VIP, bool) {
+	v := VIP{Pos: n.Pos, Track: true}
 	p, err := ParsePrefix(n.Keyword)
 	if err != nil {
 		b.errorf(n.Pos, "virtual address %q: %v", n.Keyword, err)
 		return v, false
 	}
 	v.Prefix = p
-	args := n.Args
-	for len(args) > 0 {
-		opt := args[0]
-		switch opt {
-		case "brd", "dev", "scope", "label":
-		default:
-			b.notSupportedAt(n.Pos, "virtual address option "+opt)
-			return v, false
-		}
-		if len(args) < 2 {
-			b.errorf(n.Pos, "virtual address option %s needs a value", opt)
-			return v, false
-		}
-		val := args[1]
-		args = args[2:]
-		switch opt {
-		case "brd":
-			if _, err := netip.ParseAddr(val); err != nil && val != "+" && val != "-" {
-				b.errorf(n.Pos, "brd %q: must be an address, + or -", val)
+	c := newCursor(b, n)
+	c.i = 1
+	var preferred *uint32
+	for ; c.more(); c.i++ {
+		w := c.peek()
+		switch w {
+		case "dev", "scope", "brd", "broadcast", "label", "peer", "preferred_lft", "track_group":
+		case "home":
+			v.Home = true
+			continue
+		case "-nodad":
+			v.DAD = true
+			continue
+		case "mngtmpaddr":
+			v.MngTmpAddr = true
+			continue
+		case "noprefixroute":
+			v.NoPrefixRoute = true
+			continue
+		case "autojoin":
+			v.AutoJoin = true
+			continue
+		case "no_track":
+			v.Track = false
+			continue
+		case "use_vmac":
+			if !static {
+				b.notSupportedAt(n.Pos, "virtual address option use_vmac")
 				return v, false
 			}
-			v.Broadcast = val
+			fallthrough
+		default:
+			b.warnf(n.Pos, "virtual address %s: unknown option %q is ignored, as keepalived ignores it", n.Keyword, w)
+			continue
+		}
+		if w == "track_group" && !static {
+			return v, c.errorf("virtual address %s: track_group is only for static_ipaddress", n.Keyword)
+		}
+		val, ok := c.value(w)
+		if !ok {
+			return v, false
+		}
+		switch w {
 		case "dev":
+			if v.Dev != "" {
+				return v, c.errorf("virtual address %s: dev given twice", n.Keyword)
+			}
 			v.Dev = val
 		case "scope":
-			switch val {
-			case "global", "site", "link", "host", "nowhere":
-				v.Scope = val
-			default:
-				b.errorf(n.Pos, "scope %q: must be global, site, link, host or nowhere", val)
-				return v, false
+			sc, err := iproute.ParseScope(val)
+			if err != nil {
+				return v, c.errorf("virtual address %s: %v", n.Keyword, err)
 			}
+			v.Scope = iproute.ScopeName(sc)
+		case "brd", "broadcast":
+			if p.Addr().Is6() {
+				return v, c.errorf("virtual address %s: an IPv6 address has no broadcast", n.Keyword)
+			}
+			if _, err := netip.ParseAddr(val); err != nil && val != "+" && val != "-" {
+				return v, c.errorf("brd %q: must be an address, + or -", val)
+			}
+			v.Broadcast = val
 		case "label":
+			if len(val) >= 16 {
+				return v, c.errorf("virtual address %s: label %q is longer than 15 characters", n.Keyword, val)
+			}
 			v.Label = val
+		case "peer":
+			a, ok := parseHost(val)
+			switch {
+			case v.Peer.IsValid():
+				return v, c.errorf("virtual address %s: one peer only", n.Keyword)
+			case !ok:
+				return v, c.errorf("virtual address %s: peer %q is not an IP address", n.Keyword, val)
+			case a.Is6() != p.Addr().Is6():
+				return v, c.errorf("virtual address %s: peer %s is of the other family", n.Keyword, val)
+			case p.Bits() != p.Addr().BitLen():
+				return v, c.errorf("virtual address %s: an address with a peer takes no prefix length", n.Keyword)
+			}
+			v.Peer = a
+		case "preferred_lft":
+			if val == "forever" {
+				preferred = nil
+				break
+			}
+			x, err := strconv.ParseUint(val, 10, 32)
+			if err != nil {
+				return v, c.errorf("preferred_lft %q: must be forever or seconds 0..4294967295", val)
+			}
+			lft := uint32(x)
+			preferred = &lft
+		case "track_group":
+			if v.TrackGroup != "" {
+				return v, c.errorf("virtual address %s: track_group given twice", n.Keyword)
+			}
+			v.TrackGroup = val
 		}
+	}
+	switch {
+	case v.Broadcast != "" && v.Peer.IsValid():
+		return v, c.errorf("virtual address %s: brd and peer cannot go together", n.Keyword)
+	case (v.Broadcast == "+" || v.Broadcast == "-") && p.Bits() > 30:
+		return v, c.errorf("virtual address %s: a /%d has no broadcast address", n.Keyword, p.Bits())
+	}
+	if p.Addr().Is6() {
+		if v.Scope != "" {
+			b.warnf(n.Pos, "virtual address %s: an IPv6 address takes no scope; scope %s is ignored, as keepalived ignores it", n.Keyword, v.Scope)
+			v.Scope = ""
+		}
+		if v.Label != "" {
+			b.warnf(n.Pos, "virtual address %s: an IPv6 address takes no label; label %s is ignored, as keepalived ignores it", n.Keyword, v.Label)
+			v.Label = ""
+		}
+		// keepalived deprecates a /128 unless told otherwise, so that
+		// it is not picked as a source address.
+		if preferred == nil && !slices.Contains(c.words, "preferred_lft") && p.Bits() == 128 {
+			preferred = new(uint32)
+		}
+		v.PreferredLft = preferred
+	}
+	if v.TrackGroup != "" && v.Dev == "" {
+		b.warnf(n.Pos, "virtual address %s: track_group needs a dev; ignored", n.Keyword)
+		v.TrackGroup = ""
 	}
 	return v, true
 }

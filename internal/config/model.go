@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/internal/iproute"
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
@@ -20,6 +21,13 @@ type Config struct {
 	SyncGroups []*SyncGroup
 	// Scripts are the vrrp_script definitions; only tracked ones run.
 	Scripts []*Script
+	// Static are the addresses, routes and rules vipd keeps in place
+	// whatever the instances' states (static_ipaddress, static_routes,
+	// static_rules).
+	Static Static
+	// TrackGroups are the track_group blocks: instances that watch the
+	// interfaces of the static items naming the group.
+	TrackGroups []*TrackGroup
 	// Warnings are problems keepalived tolerates; they do not fail -t.
 	Warnings []*Error
 }
@@ -52,8 +60,12 @@ type Instance struct {
 	Pos  Pos
 	VRRP vrrp.Config // Source is left unset unless unicast_src_ip or mcast_src_ip gave it
 
-	VIPs             []VIP // virtual_ipaddress
-	Excluded         []VIP // virtual_ipaddress_excluded: added and removed, not advertised
+	VIPs     []VIP // virtual_ipaddress
+	Excluded []VIP // virtual_ipaddress_excluded: added and removed, not advertised
+	// Routes and Rules go in with the addresses and out with them
+	// (virtual_routes, virtual_rules).
+	Routes           []Route
+	Rules            []Rule
 	UnicastPeers     []netip.Addr
 	DontTrackPrimary bool
 	// Accept is the accept mode in effect: accept/no_accept, else true
@@ -104,15 +116,34 @@ func (in *Instance) AddressDev(v VIP) string {
 	return v.Dev
 }
 
-// VIP is one line of virtual_ipaddress: "IP[/LEN] [brd IP|+|-] [dev IF]
-// [scope SCOPE] [label LABEL]".
+// VIP is one line of virtual_ipaddress, virtual_ipaddress_excluded or
+// static_ipaddress: ip address's words ("IP[/LEN] [brd IP|+|-] [dev IF]
+// [scope SCOPE] [label LABEL] [peer IP] ..."). Dev is empty for an
+// address of an instance's own interface.
 type VIP struct {
-	Pos       Pos
-	Prefix    netip.Prefix
-	Broadcast string // "", "+", "-" or an address
-	Dev       string // empty: the instance's interface
-	Scope     string // empty: global
-	Label     string
+	Pos Pos
+	iproute.Address
+	// Track: an address deleted by someone else is put back (static) or
+	// takes its instance out of MASTER; no_track turns it off.
+	Track      bool
+	TrackGroup string // static addresses: the track_group whose instances watch its interface
+}
+
+// Static is what static_ipaddress, static_routes and static_rules keep
+// in place while vipd runs.
+type Static struct {
+	Addresses []VIP
+	Routes    []Route
+	Rules     []Rule
+}
+
+// TrackGroup is a track_group: the instances that go to FAULT when the
+// interface of a static address, route or rule naming the group goes
+// down.
+type TrackGroup struct {
+	Pos     Pos
+	Name    string
+	Members []string
 }
 
 // Errors is every error found in a file, in file order.
@@ -171,6 +202,9 @@ type builder struct {
 	// weighted are the track_script lines that give a weight, which
 	// overrides the vrrp_script's.
 	weighted map[Pos]bool
+	// nextRulePriority numbers the rules that give no preference, IPv4
+	// then IPv6 (0: not started).
+	nextRulePriority [2]uint32
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -183,6 +217,7 @@ type globalDefaults struct {
 	strict                               bool // vrrp_strict
 	scriptSecurity                       bool // enable_script_security
 	extraIf                              extraIf
+	iface                                string // default_interface
 }
 
 // extraIf is garp_extra_if: "[all] SECONDS" in either order.
@@ -222,11 +257,20 @@ func (b *builder) top(root *Node) {
 			b.syncGroup(n)
 		case "vrrp_script":
 			b.script(n)
+		case "static_ipaddress":
+			b.cfg.Static.Addresses = b.vips(n, b.cfg.Static.Addresses, true)
+		case "static_routes":
+			b.cfg.Static.Routes = b.routes(n, true, b.cfg.Static.Routes)
+		case "static_rules":
+			b.cfg.Static.Rules = b.rules(n, true, b.cfg.Static.Rules)
+		case "track_group":
+			b.trackGroup(n)
 		default:
 			b.other(schema, n)
 		}
 	}
 	b.checkSyncGroups()
+	b.staticTracking()
 	for _, in := range b.cfg.Instances {
 		in.TrackScripts = b.resolveScripts("vrrp_instance "+in.VRRP.Name, in.TrackScripts)
 		for _, t := range in.TrackScripts {
@@ -389,6 +433,10 @@ func (b *builder) globalDefs(g *Node) {
 		case "vrrp_startup_delay":
 			if v, ok := b.seconds(n, 0.001, 4294.967295); ok {
 				b.cfg.Global.StartupDelay = v
+			}
+		case "default_interface":
+			if b.args(n, 1, 1) {
+				b.defs.iface = n.Args[0]
 			}
 		case "script_user":
 			if b.args(n, 1, 2) {

@@ -150,7 +150,6 @@ func TestLoadErrors(t *testing.T) {
 			"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 5\n unicast_peer {\n  198.18.0.8\n }\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
 			"keepalived.conf:18: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
 
-		{"v3 without addresses", head + " version 3\n}\n", "keepalived.conf:1: vrrp_instance VI_1: VRRPv3 needs at least one virtual_ipaddress"},
 		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keyword auth_type AH (keepalived.conf:5) is not supported yet"},
 		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
 		{"bad lower-priority delay", head + " garp_lower_prio_delay x\n garp_lower_prio_repeat -1\n" + vips,
@@ -163,8 +162,8 @@ func TestLoadErrors(t *testing.T) {
 		{"preempt_delay", head + " preempt_delay 2000\n" + vips, "keepalived.conf:4: preempt_delay \"2000\""},
 		{"mixed families", head + " virtual_ipaddress {\n  198.18.0.1\n  fd00::1\n }\n}\n", "keepalived.conf:6: virtual_ipaddress fd00::1: all virtual addresses"},
 		{"bad address", head + " virtual_ipaddress {\n  300.1.1.1\n }\n}\n", "keepalived.conf:5: virtual address \"300.1.1.1\""},
-		{"unknown VIP option", head + " virtual_ipaddress {\n  198.18.0.1 foo\n }\n}\n",
-			"keyword virtual address option foo (keepalived.conf:5) is not supported yet"},
+		{"unknown route option", head + vips[:len(vips)-2] + " virtual_routes {\n  198.18.1.0/24 dev eth0 foo\n }\n}\n",
+			"keepalived.conf:8: route: \"foo\" is neither an address nor a route keyword"},
 		{"sync group member", head + vips + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_9\n }\n}\n", "keepalived.conf:8: vrrp_sync_group G: no vrrp_instance VI_9"},
 		{"every error is reported", head + " priority 0\n version 4\n" + vips, "keepalived.conf:4: priority \"0\": must be a whole number 1..255\n" +
 			"keepalived.conf:5: version \"4\""},
@@ -267,6 +266,12 @@ func TestLoadAdjustsAsKeepalived(t *testing.T) {
 			func(in *Instance) bool { return in.VRRP.PreemptDelay == 0 }},
 		{"v2 without addresses", head + "}\n", "keepalived.conf:1: vrrp_instance VI_1: no virtual_ipaddress",
 			func(in *Instance) bool { return len(in.VIPs) == 0 }},
+		{"v3 without addresses", head + " version 3\n}\n", "keepalived.conf:1: vrrp_instance VI_1: no virtual_ipaddress",
+			func(in *Instance) bool { return len(in.VIPs) == 0 && in.VRRP.Version == 3 }},
+		{"routes without addresses", head + " virtual_routes {\n  default via 198.18.0.1 dev eth0\n }\n}\n", "",
+			func(in *Instance) bool { return len(in.Routes) == 1 && in.Routes[0].Track }},
+		{"unknown address option", head + " virtual_ipaddress {\n  198.18.0.1 notrack\n }\n}\n", "keepalived.conf:5: virtual address 198.18.0.1: unknown option \"notrack\" is ignored",
+			func(in *Instance) bool { return len(in.VIPs) == 1 && in.VIPs[0].Track }},
 		{"lower-priority bursts from global_defs", "global_defs {\n vrrp_garp_master_delay 60\n}\n" + head + " garp_master_delay 0\n garp_master_repeat 2\n" + vips, "",
 			func(in *Instance) bool {
 				return in.VRRP.GARPMasterDelay == 0 && in.VRRP.GARPLowerPrioDelay == time.Minute && in.VRRP.GARPLowerPrioRepeat == 5

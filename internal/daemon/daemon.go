@@ -43,6 +43,7 @@ type Daemon struct {
 	checks       []track.Check // the tracked vrrp_scripts, run while Run runs
 	notifier     *notify.Runner
 	groups       []*group
+	static       *statics // nil while none are to be kept in place
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -71,6 +72,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
 	d.startupDelay = cfg.Global.StartupDelay
+	if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
+		d.static = newStatics(st)
+	}
 	var err error
 	if d.checks, err = checks(cfg); err != nil {
 		d.Close()
@@ -231,6 +235,13 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 		return err
 	}
 	defer close(stopLinks)
+	losses, stopLosses, err := d.watchLost()
+	if err != nil {
+		return err
+	}
+	defer close(stopLosses)
+	d.setStatics()
+	defer d.clearStatics()
 	if !d.delayStart(packets, signals) {
 		return nil
 	}
@@ -257,6 +268,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.renew(now)
 		case u := <-links:
 			d.linkChanged(u)
+		case l := <-losses:
+			d.putBack(l)
 		case r := <-results:
 			d.scriptChanged(r)
 		case sig := <-signals:
@@ -324,6 +337,13 @@ func (d *Daemon) startUp() {
 	for _, in := range d.instances {
 		if startsMaster[in] {
 			continue
+		}
+		routes, err := in.removeStaleRoutes()
+		for _, what := range routes {
+			d.log.Warn(fmt.Sprintf("(%s) removed virtual %s left by an earlier run", in.vr.Name(), what))
+		}
+		if err != nil {
+			d.log.Error(fmt.Sprintf("(%s) removing stale virtual routes and rules", in.vr.Name()), "err", err)
 		}
 		removed, err := in.removeStale()
 		for _, a := range removed {

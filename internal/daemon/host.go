@@ -27,6 +27,7 @@ type instance struct {
 	dsts []netip.Addr   // the multicast group, or the unicast peers
 
 	addrs    []vip.Address // virtual_ipaddress then virtual_ipaddress_excluded
+	tracked  []bool        // by addrs: put back if deleted (not no_track)
 	announce map[string][]netip.Addr
 	holding  bool
 	renewAt  time.Duration
@@ -87,8 +88,10 @@ func newInstance(ci *config.Instance) (*instance, error) {
 	}
 	for _, list := range [][]config.VIP{ci.VIPs, ci.Excluded} {
 		for _, v := range list {
-			a := vip.Address{Prefix: v.Prefix, Dev: ci.AddressDev(v), Broadcast: v.Broadcast, Scope: v.Scope, Label: v.Label}
+			a := v.Address
+			a.Dev = ci.AddressDev(v)
 			in.addrs = append(in.addrs, a)
+			in.tracked = append(in.tracked, v.Track)
 			in.announce[a.Dev] = append(in.announce[a.Dev], a.Prefix.Addr())
 		}
 	}
@@ -161,7 +164,10 @@ func (in *instance) takeAddresses(now time.Duration) error {
 		if err := in.renewAddresses(now); err != nil {
 			return err
 		}
-		return vip.WaitLocal(in.addrList(), addressWait)
+		if err := vip.WaitLocal(in.addrList(), addressWait); err != nil {
+			return err
+		}
+		return in.addRoutes()
 	}
 	// Every frame from the VMAC points the switch at us for the virtual
 	// MAC, so none may leave before the addresses take traffic. The VMAC
@@ -186,19 +192,37 @@ func (in *instance) takeAddresses(now time.Duration) error {
 			return fmt.Errorf("joining %v on %s: %w", in.vmacGroup, in.send.Name, err)
 		}
 	}
-	return nil
+	return in.addRoutes()
 }
 
-// renewAddresses adds the addresses or restarts their lifetime.
+// renewAddresses adds the addresses or restarts their lifetime. A
+// no_track address someone deleted while we held it stays out until the
+// next mastership, as keepalived leaves it.
 func (in *instance) renewAddresses(now time.Duration) error {
+	renewing := in.holding
 	in.holding = true
 	in.renewAt = now + renewEvery
 	lifetime := in.lifetime()
 	var errs []error
-	for _, a := range in.addrs {
+	for i, a := range in.addrs {
+		if renewing && !in.tracked[i] {
+			if ok, err := vip.Present(a); err != nil || !ok {
+				continue
+			}
+		}
 		errs = append(errs, vip.Add(a, lifetime))
 	}
 	return errors.Join(errs...)
+}
+
+// ifIndex is the index of one of the instance's interfaces; 0 if it is
+// gone.
+func (in *instance) ifIndex(dev string) int {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return 0
+	}
+	return ifi.Index
 }
 
 func (in *instance) removeAddresses() error {
@@ -207,7 +231,7 @@ func (in *instance) removeAddresses() error {
 		in.endMaster()
 		in.endMaster = nil
 	}
-	var errs []error
+	errs := []error{in.removeRoutes()}
 	if in.cfg.UseVMAC {
 		// Down first: leaving a group (an address's solicited-node group
 		// too) while up sends a report from the virtual MAC, which would

@@ -48,6 +48,11 @@ func (d *Daemon) watchLinks() (<-chan linkState, chan struct{}, error) {
 // it go to FAULT (unless dont_track_primary) and back, and those tracking
 // it (track_interface) go to FAULT or change priority.
 func (d *Daemon) linkChanged(s linkState) {
+	if s.up {
+		// The kernel drops routes through an interface that goes down,
+		// without a word: the static ones on it come back with it.
+		defer d.reinstate(s.name)
+	}
 	for _, in := range d.instances {
 		changed := false
 		if in.base.Index == s.index && in.linkIsUp != s.up {

@@ -11,25 +11,20 @@ package vip
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/iproute"
 )
 
-// Address is one virtual address as keepalived's virtual_ipaddress line
-// describes it.
-type Address struct {
-	Prefix    netip.Prefix
-	Dev       string // interface
-	Broadcast string // "": none, "+" or "-": host bits set or cleared, or an address
-	Scope     string // "" (global), "host", "link", "site" or "nowhere"
-	Label     string // IPv4 only, must start with Dev
-}
-
-func (a Address) String() string { return a.Prefix.String() + " dev " + a.Dev }
+// Address is an address as keepalived's virtual_ipaddress and
+// static_ipaddress lines give it.
+type Address = iproute.Address
 
 // Forever is the lifetime of an address that never expires (keepalived's).
 const Forever time.Duration = 0
@@ -42,13 +37,9 @@ func Add(a Address, lifetime time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("virtual address %v: interface %s: %w", a.Prefix, a.Dev, err)
 	}
-	na, err := a.netlink()
+	na, err := toNetlink(a, lifetime)
 	if err != nil {
 		return err
-	}
-	if lifetime != Forever {
-		secs := int((lifetime + time.Second - 1) / time.Second)
-		na.ValidLft, na.PreferedLft = secs, secs
 	}
 	// Replace, not add: it creates the address or renews its lifetime.
 	if err := netlink.AddrReplace(link, na); err != nil {
@@ -91,7 +82,7 @@ func Remove(a Address) error {
 		}
 		return fmt.Errorf("virtual address %v: interface %s: %w", a.Prefix, a.Dev, err)
 	}
-	na, err := a.netlink()
+	na, err := toNetlink(a, Forever)
 	if err != nil {
 		return err
 	}
@@ -124,73 +115,62 @@ func Present(a Address) (bool, error) {
 	return false, nil
 }
 
-func (a Address) netlink() (*netlink.Addr, error) {
+// toNetlink builds the kernel's form of an address with the given
+// lifetime (Forever, or whole seconds).
+func toNetlink(a Address, lifetime time.Duration) (*netlink.Addr, error) {
 	p := a.Prefix
 	na := &netlink.Addr{
 		IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
 		Label: a.Label,
 	}
-	if p.Addr().Is6() {
+	if a.Peer.IsValid() {
+		bits := a.Peer.BitLen()
+		na.Peer = &net.IPNet{IP: a.Peer.AsSlice(), Mask: net.CIDRMask(bits, bits)}
+	}
+	for _, f := range []struct {
+		on   bool
+		flag int
+	}{
 		// Duplicate address detection would keep a taken-over address
 		// unusable for a second; VRRP already decided who owns it.
-		na.Flags = unix.IFA_F_NODAD
+		{p.Addr().Is6() && !a.DAD, unix.IFA_F_NODAD},
+		{a.Home, unix.IFA_F_HOMEADDRESS},
+		{a.MngTmpAddr, unix.IFA_F_MANAGETEMPADDR},
+		{a.NoPrefixRoute, unix.IFA_F_NOPREFIXROUTE},
+		{a.AutoJoin, unix.IFA_F_MCAUTOJOIN},
+	} {
+		if f.on {
+			na.Flags |= f.flag
+		}
 	}
-	scope, err := ParseScope(a.Scope)
+	scope, err := iproute.ParseScope(a.Scope)
 	if err != nil {
 		return nil, fmt.Errorf("virtual address %v: %w", p, err)
 	}
-	na.Scope = scope
-	brd, err := BroadcastOf(p, a.Broadcast)
+	na.Scope = int(scope)
+	brd, err := iproute.BroadcastOf(p, a.Broadcast)
 	if err != nil {
 		return nil, err
 	}
-	if brd.IsValid() {
+	switch {
+	case brd.IsValid():
 		na.Broadcast = brd.AsSlice()
+	case p.Addr().Is4():
+		// Unset, the library would make one up; ip(8) and keepalived
+		// give an address no broadcast unless asked.
+		na.Broadcast = net.IPv4zero
+	}
+	// The kernel counts lifetimes in seconds; 0xffffffff is forever.
+	valid := uint32(math.MaxUint32)
+	if lifetime != Forever {
+		valid = uint32((lifetime + time.Second - 1) / time.Second)
+	}
+	preferred := valid
+	if a.PreferredLft != nil && *a.PreferredLft < preferred {
+		preferred = *a.PreferredLft
+	}
+	if valid != math.MaxUint32 || preferred != valid {
+		na.ValidLft, na.PreferedLft = int(valid), int(preferred)
 	}
 	return na, nil
-}
-
-// BroadcastOf is the broadcast address "brd SPEC" gives an address, as
-// ip-address(8) reads it: "+" sets the host bits, "-" clears them, else an
-// IPv4 address; none (the invalid Addr) for "" or where a prefix has no
-// host bits to speak of (IPv6, /31, /32).
-func BroadcastOf(p netip.Prefix, spec string) (netip.Addr, error) {
-	switch spec {
-	case "":
-		return netip.Addr{}, nil
-	case "+", "-":
-		if !p.Addr().Is4() || p.Bits() >= 31 {
-			return netip.Addr{}, nil
-		}
-		b := p.Masked().Addr().As4()
-		if spec == "+" {
-			for i := p.Bits(); i < 32; i++ {
-				b[i/8] |= 0x80 >> (i % 8)
-			}
-		}
-		return netip.AddrFrom4(b), nil
-	}
-	ip, err := netip.ParseAddr(spec)
-	if err != nil || !ip.Is4() {
-		return netip.Addr{}, fmt.Errorf("virtual address %v: broadcast %q is not an IPv4 address", p, spec)
-	}
-	return ip, nil
-}
-
-// ParseScope reads an address scope by name, as ip-address(8) and
-// keepalived write it.
-func ParseScope(s string) (int, error) {
-	switch s {
-	case "", "global", "universe":
-		return unix.RT_SCOPE_UNIVERSE, nil
-	case "site":
-		return unix.RT_SCOPE_SITE, nil
-	case "link":
-		return unix.RT_SCOPE_LINK, nil
-	case "host":
-		return unix.RT_SCOPE_HOST, nil
-	case "nowhere":
-		return unix.RT_SCOPE_NOWHERE, nil
-	}
-	return 0, fmt.Errorf("scope %q: must be global, site, link, host or nowhere", s)
 }
