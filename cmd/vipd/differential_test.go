@@ -76,7 +76,7 @@ func TestDifferential(t *testing.T) {
 		files[i] = f
 	}
 
-	lab := newDifLab(t, difHosts)
+	lab := newDifLab(t, "dif", difHosts)
 
 	// keepalived -t on every file, and vipd's reader.
 	lab.each(len(files), func(h *netlab.Host, i int) {
@@ -355,9 +355,9 @@ type difLab struct {
 // newDifLab makes n namespaces, each with eth0 (on the lab's bridge, but
 // cut off from it), eth1 and eth2 (veths whose peers stay in the
 // namespace), all up with their addresses.
-func newDifLab(t *testing.T, n int) *difLab {
+func newDifLab(t *testing.T, name string, n int) *difLab {
 	t.Helper()
-	l, err := netlab.New("dif")
+	l, err := netlab.New(name)
 	if err != nil {
 		t.Fatal(err)
 	}

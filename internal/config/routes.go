@@ -89,6 +89,26 @@ type addrFamily struct {
 	set, v6 bool
 }
 
+// inet reads "inet" or "inet6" before a route's or rule's other words.
+// keepalived 2.2.7 skips the word after it (it steps past the keyword
+// twice), so it reads such a line differently from ip(8): unless the
+// family word ends the line, that is an error.
+func (f *addrFamily) inet(c *wordCursor, w string) bool {
+	if c.i+1 < len(c.words) {
+		return c.errorf("%s %s: keepalived 2.2.7 skips the word after %s and reads the line differently; leave %s out (the addresses give the family) or write it after via", w, c.words[c.i+1], w, w)
+	}
+	return f.join(c, w == "inet6")
+}
+
+// zero checks a "default", "all" or "any" prefix: keepalived 2.2.7 takes
+// one only while the line's family is still open.
+func (f *addrFamily) zero(c *wordCursor, s string) bool {
+	if f.set {
+		return c.errorf("%s: keepalived 2.2.7 calls it a mix of families once an address has been given; write it first, or as 0.0.0.0/0 or ::/0", s)
+	}
+	return true
+}
+
 func (f *addrFamily) join(c *wordCursor, v6 bool) bool {
 	if f.set && f.v6 != v6 {
 		return c.errorf("%s: mixes IPv4 and IPv6", strings.Join(c.words, " "))
@@ -174,7 +194,7 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 		w := c.peek()
 		switch w {
 		case "inet", "inet6":
-			if !fam.join(c, w == "inet6") {
+			if !fam.inet(c, w) {
 				return r, false
 			}
 		case "src":
@@ -457,7 +477,7 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 			if !ok {
 				return r, c.errorf("route: %q is neither an address nor a route keyword", w)
 			}
-			if !zero && !fam.join(c, p.Addr().Is6()) {
+			if zero && !fam.zero(c, w) || !zero && !fam.join(c, p.Addr().Is6()) {
 				return r, false
 			}
 			r.Dst, dstZero, haveDst = p, zero, true

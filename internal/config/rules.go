@@ -49,7 +49,7 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 		w := c.peek()
 		switch w {
 		case "inet", "inet6":
-			if !fam.join(c, w == "inet6") {
+			if !fam.inet(c, w) {
 				return r, false
 			}
 		case "from", "to":
@@ -61,7 +61,7 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 			if !ok {
 				return r, c.errorf("rule %s %q is not an address or prefix", w, s)
 			}
-			if !zero && !fam.join(c, p.Addr().Is6()) {
+			if zero && !fam.zero(c, s) || !zero && !fam.join(c, p.Addr().Is6()) {
 				return r, false
 			}
 			if w == "from" {
@@ -326,7 +326,10 @@ func parseFwmark(s string) (mark uint32, mask *uint32, ok bool) {
 		return uint32(v), nil, true
 	}
 	w, err := strconv.ParseUint(k, 0, 32)
-	if err != nil || strings.HasPrefix(k, "+") {
+	switch {
+	case k == "": // keepalived reads a bare "/" as mask 0
+		w = 0
+	case err != nil || strings.HasPrefix(k, "+"):
 		return 0, nil, false
 	}
 	mk := uint32(w)
