@@ -58,6 +58,25 @@ func (c *Config) Dump(w io.Writer) error {
 	for _, s := range c.Scripts {
 		d.script(s)
 	}
+	// Before the instances and groups: keepalived resolves a tracked
+	// file's name as it reads the line.
+	for _, f := range c.TrackFiles {
+		d.line(0, "track_file %s {", quote(f.Name))
+		d.line(1, "file %s", quote(f.Path))
+		if f.Reverse {
+			d.line(1, "weight %d reverse", f.Weight)
+		} else {
+			d.line(1, "weight %d", f.Weight)
+		}
+		if f.Init {
+			init := "init_file " + strconv.Itoa(f.InitValue)
+			if f.Overwrite {
+				init += " overwrite"
+			}
+			d.line(1, "%s", init)
+		}
+		d.line(0, "}")
+	}
 	for _, g := range c.SyncGroups {
 		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
 		d.line(1, "group {")
@@ -70,6 +89,7 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(1, "sync_group_tracking_weight")
 		}
 		d.tracked("track_script", g.TrackScripts, nil)
+		d.tracked("track_file", g.TrackFiles, nil)
 		d.notify(&g.Notify)
 		d.line(0, "}")
 	}
@@ -88,12 +108,11 @@ func (c *Config) Dump(w io.Writer) error {
 	d.rules("static_rules", c.Static.Rules)
 	d.depth = 0
 	for _, in := range c.Instances {
-		var fromGroup []Tracked
-		var fromGroupIfs []Tracked
-		if g := c.groupOf(in.VRRP.Name); g != nil {
-			fromGroup, fromGroupIfs = g.TrackScripts, g.TrackInterfaces
+		g := c.groupOf(in.VRRP.Name)
+		if g == nil {
+			g = &SyncGroup{}
 		}
-		d.instance(in, fromGroup, fromGroupIfs)
+		d.instance(in, g)
 	}
 	_, err := w.Write(d.buf.Bytes())
 	return err
@@ -126,7 +145,7 @@ func (d *dumper) line(depth int, format string, args ...any) {
 
 // instance writes one vrrp_instance; what its sync group tracks is
 // written in the group.
-func (d *dumper) instance(in *Instance, fromGroup []Tracked, fromGroupIfs []Tracked) {
+func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	c := &in.VRRP
 	d.line(0, "vrrp_instance %s {", quote(c.Name))
 	d.line(1, "# %s, VRRPv%d", family(c.IPv6), c.Version)
@@ -183,8 +202,9 @@ func (d *dumper) instance(in *Instance, fromGroup []Tracked, fromGroupIfs []Trac
 	if in.DontTrackPrimary {
 		d.line(1, "dont_track_primary")
 	}
-	d.tracked("track_interface", in.TrackInterfaces, fromGroupIfs)
-	d.tracked("track_script", in.TrackScripts, fromGroup)
+	d.tracked("track_interface", in.TrackInterfaces, g.TrackInterfaces)
+	d.tracked("track_script", in.TrackScripts, g.TrackScripts)
+	d.tracked("track_file", in.TrackFiles, g.TrackFiles)
 	d.notify(&in.Notify)
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
@@ -254,7 +274,7 @@ func (d *dumper) tracked(keyword string, ts, skip []Tracked) {
 			continue
 		}
 		line := quote(t.Name)
-		if t.Weight != 0 || keyword == "track_script" {
+		if t.Weight != 0 || keyword != "track_interface" {
 			line += " weight " + strconv.Itoa(t.Weight)
 			if t.Reverse {
 				line += " reverse"

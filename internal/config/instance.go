@@ -159,6 +159,8 @@ func (b *builder) instance(blk *Node) {
 			}
 		case "track_script":
 			in.TrackScripts = b.track(n, in.TrackScripts)
+		case "track_file":
+			in.TrackFiles = b.resolveFiles("vrrp_instance "+c.Name, b.track(n, in.TrackFiles))
 		default:
 			if !b.notify(n, "vrrp_instance "+c.Name, &in.Notify) {
 				b.other(schemaInstance, n)
@@ -196,6 +198,9 @@ func (b *builder) instance(blk *Node) {
 		b.errorf(blk.Pos, "vrrp_instance %s: virtual_router_id is required", c.Name)
 	}
 	b.trackOwnInterfaces(in)
+	if c.Priority == vrrp.PriorityOwner {
+		b.unweightFiles(in, "by the address owner (priority 255)")
+	}
 	// Settings keepalived clears with a warning, cleared alike.
 	if c.NoPreempt && c.Priority == vrrp.PriorityOwner {
 		b.warnf(seen["nopreempt"].Pos, "nopreempt does nothing for the address owner (priority 255): dropped, as keepalived does")

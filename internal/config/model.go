@@ -21,6 +21,9 @@ type Config struct {
 	SyncGroups []*SyncGroup
 	// Scripts are the vrrp_script definitions; only tracked ones run.
 	Scripts []*Script
+	// TrackFiles are the track_file definitions; only tracked ones are
+	// watched.
+	TrackFiles []*TrackFile
 	// Static are the addresses, routes and rules vipd keeps in place
 	// whatever the instances' states (static_ipaddress, static_routes,
 	// static_rules).
@@ -83,7 +86,13 @@ type Instance struct {
 	// (track_script). Both include its sync group's.
 	TrackInterfaces []Tracked
 	TrackScripts    []Tracked
+	TrackFiles      []Tracked // track_file, and its sync group's
 	Notify          Notify
+}
+
+// TracksFile reports whether the instance tracks the track_file.
+func (in *Instance) TracksFile(name string) bool {
+	return slices.ContainsFunc(in.TrackFiles, func(t Tracked) bool { return t.Name == name })
 }
 
 // TakesTraffic reports whether a master of this instance takes in
@@ -265,6 +274,8 @@ func (b *builder) top(root *Node) {
 			b.cfg.Static.Rules = b.rules(n, true, b.cfg.Static.Rules)
 		case "track_group":
 			b.trackGroup(n)
+		case "track_file":
+			b.trackFile(n)
 		default:
 			b.other(schema, n)
 		}
@@ -533,6 +544,7 @@ type SyncGroup struct {
 	// FAULT takes the group there.
 	TrackInterfaces []Tracked
 	TrackScripts    []Tracked
+	TrackFiles      []Tracked
 	Notify          Notify
 	// TrackingWeight keeps the weights of what members track themselves
 	// (sync_group_tracking_weight); without it keepalived drops their
@@ -581,6 +593,8 @@ func (b *builder) syncGroup(blk *Node) {
 			g.TrackInterfaces = b.track(n, g.TrackInterfaces)
 		case "track_script":
 			g.TrackScripts = b.track(n, g.TrackScripts)
+		case "track_file":
+			g.TrackFiles = b.resolveFiles(owner, b.track(n, nil))
 		case "sync_group_tracking_weight", "global_tracking":
 			if n.Keyword == "global_tracking" {
 				b.warnf(n.Pos, "global_tracking is deprecated: use sync_group_tracking_weight (the same here)")
@@ -623,6 +637,20 @@ func (b *builder) shareGroupTracking() {
 						in.TrackInterfaces[i].Weight, in.TrackInterfaces[i].Reverse = 0, false
 					}
 				}
+			}
+			if !g.TrackingWeight {
+				b.unweightFiles(in, "by a member of vrrp_sync_group "+g.Name)
+			}
+			for _, t := range g.TrackFiles {
+				if in.VRRP.Priority == vrrp.PriorityOwner && t.Weight != 0 {
+					b.warnf(t.Pos, "vrrp_sync_group %s: track_file %s: member %s is the address owner (priority 255), so the weight is 0 for it, as keepalived has it", g.Name, t.Name, in.VRRP.Name)
+					t.Weight = 0
+				}
+				if i := slices.IndexFunc(in.TrackFiles, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
+					b.warnf(in.TrackFiles[i].Pos, "vrrp_instance %s: track_file %s is tracked by vrrp_sync_group %s too: the group's line (%s) is used; remove this one", in.VRRP.Name, t.Name, g.Name, t.Pos)
+					in.TrackFiles = slices.Delete(in.TrackFiles, i, i+1)
+				}
+				in.TrackFiles = append(in.TrackFiles, t)
 			}
 			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
 			for _, t := range g.TrackScripts {

@@ -119,7 +119,7 @@ var ignorable = func() map[string]string {
 	add("only notify FIFOs and scripts read it, and configuring one is an error until they are supported",
 		"global_defs/vrrp_notify_priority_changes", "global_defs/fifo_write_vrrp_states_on_reload")
 	add("a definition runs nothing until an instance tracks it, and tracking is an error until it is supported",
-		"vrrp_track_process", "track_file")
+		"vrrp_track_process")
 	add("only HTTPS checkers read it, and virtual_server (an error) is not supported yet", "SSL")
 	add("it names this keepalived instance's files (${_INSTANCE}); vipd's pid file is set with -p",
 		"instance")

@@ -222,7 +222,7 @@ func (b *builder) script(blk *Node) {
 				timeout = &d
 			}
 		case "weight":
-			if w, rev, ok := b.weight(n); ok {
+			if w, rev, ok := b.weight(n, 253); ok {
 				s.Weight, s.Reverse = w, rev
 			}
 		case "rise":
@@ -262,14 +262,14 @@ func (b *builder) script(blk *Node) {
 	b.cfg.Scripts = append(b.cfg.Scripts, s)
 }
 
-// weight reads "weight W [reverse|noreverse]", W in -253..253.
-func (b *builder) weight(n *Node) (w int, reverse bool, ok bool) {
+// weight reads "weight W [reverse|noreverse]", W in -max..max.
+func (b *builder) weight(n *Node, max int) (w int, reverse bool, ok bool) {
 	if !b.args(n, 1, 2) {
 		return 0, false, false
 	}
-	w, ok = parseWeight(n.Args[0])
-	if !ok {
-		b.errorf(n.Pos, "weight %q must be a whole number -253..253", n.Args[0])
+	w, err := strconv.Atoi(n.Args[0])
+	if err != nil || w < -max || w > max {
+		b.errorf(n.Pos, "weight %q must be a whole number %d..%d", n.Args[0], -max, max)
 		return 0, false, false
 	}
 	if len(n.Args) == 2 {

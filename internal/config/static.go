@@ -88,7 +88,7 @@ func (b *builder) staticTracking() {
 			continue
 		}
 		for _, m := range b.cfg.TrackGroups[gi].Members {
-			in := b.instanceNamed(m)
+			in := b.cfg.Instance(m)
 			if in == nil {
 				b.warnf(b.cfg.TrackGroups[gi].Pos, "track_group %s: no vrrp_instance %s; ignored, as keepalived ignores it", it.group, m)
 				continue
@@ -100,8 +100,9 @@ func (b *builder) staticTracking() {
 	}
 }
 
-func (b *builder) instanceNamed(name string) *Instance {
-	for _, in := range b.cfg.Instances {
+// Instance is the vrrp_instance with the name, or nil.
+func (c *Config) Instance(name string) *Instance {
+	for _, in := range c.Instances {
 		if in.VRRP.Name == name {
 			return in
 		}

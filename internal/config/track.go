@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// Tracked is one line of track_interface ("NAME [weight N [reverse]]")
-// or of track_script ("NAME [weight N [reverse|noreverse]]", with the
-// vrrp_script's own weight and reverse where the line gives none).
+// Tracked is one line of track_interface ("NAME [weight N [reverse]]"),
+// track_script or track_file ("NAME [weight N [reverse|noreverse]]", with
+// the definition's own weight and reverse where the line gives none).
 // Without a weight the instance is in FAULT while the tracked thing is
 // bad (an interface down, a script failing); with one, its priority moves
 // by the weight: a positive weight is added while it is good, a negative
@@ -16,7 +16,7 @@ import (
 type Tracked struct {
 	Pos     Pos
 	Name    string
-	Weight  int // -253..253; 0: FAULT while bad
+	Weight  int // -253..253 (-254..254 for a file); 0: FAULT while bad
 	Reverse bool
 }
 
@@ -36,60 +36,68 @@ func adjust(weight int, bad bool) int {
 	return 0
 }
 
-func parseWeight(s string) (int, bool) {
-	w, err := strconv.Atoi(s)
-	return w, err == nil && w >= -253 && w <= 253
+// trackKind is what a tracking block names, with the rules keepalived
+// applies to its lines.
+type trackKind struct {
+	of, usage string
+	maxWeight int  // a weight is -maxWeight..maxWeight
+	noreverse bool // "noreverse" is taken after the weight
+	clamp254  bool // ±254 is clamped to ±253 with a warning (scripts)
+	dedupe    bool // a repeated name is dropped with a warning
+	resolved  bool // names are resolved later, with the definition's weight
 }
 
-// track reads a track_interface or track_script block: "NAME [weight N
-// [reverse]]" per line. A track_script line also takes noreverse, has a
-// weight of ±254 clamped and a repeated name dropped, with warnings, as
-// keepalived does; its name is resolved once every vrrp_script is read
-// (resolveScripts). A track_interface line's reverse needs a weight.
+var trackKinds = map[string]trackKind{
+	"track_interface": {of: "interface names", usage: "NAME [weight N [reverse]]", maxWeight: 253},
+	"track_script": {of: "vrrp_script names", usage: "NAME [weight N [reverse|noreverse]]", maxWeight: 253,
+		noreverse: true, clamp254: true, dedupe: true, resolved: true},
+	"track_file": {of: "track_file names", usage: "NAME [weight N [reverse|noreverse]]", maxWeight: 254,
+		noreverse: true, dedupe: true, resolved: true},
+}
+
+// track reads a track_interface, track_script or track_file block:
+// "NAME [weight N [reverse]]" per line (see trackKind for each one's
+// rules). A script's or file's name is resolved once every definition is
+// read (resolveScripts, resolveFiles). A track_interface line's reverse
+// needs a weight.
 func (b *builder) track(blk *Node, out []Tracked) []Tracked {
-	script := blk.Keyword == "track_script"
-	of, usage := "interface names", "NAME [weight N [reverse]]"
-	if script {
-		of, usage = "vrrp_script names", "NAME [weight N [reverse|noreverse]]"
-	}
+	kind := trackKinds[blk.Keyword]
 	if !blk.Block || len(blk.Args) > 0 {
-		b.errorf(blk.Pos, "%s takes a block of %s", blk.Keyword, of)
+		b.errorf(blk.Pos, "%s takes a block of %s", blk.Keyword, kind.of)
 		return out
 	}
 	for _, n := range blk.Children {
 		t := Tracked{Pos: n.Pos, Name: n.Keyword}
 		args := n.Args
 		if len(args) >= 2 && args[0] == "weight" {
-			w, ok := parseWeight(args[1])
-			if script && (args[1] == "254" || args[1] == "-254") {
-				w, ok = 253, true
-				if args[1][0] == '-' {
-					w = -253
-				}
-				b.warnf(n.Pos, "track_script %s: weight %s is out of -253..253: %d is used, as keepalived does", t.Name, args[1], w)
+			w, err := strconv.Atoi(args[1])
+			ok := err == nil && w >= -kind.maxWeight && w <= kind.maxWeight
+			if kind.clamp254 && (w == 254 || w == -254) && err == nil {
+				w, ok = w/254*253, true
+				b.warnf(n.Pos, "%s %s: weight %s is out of -253..253: %d is used, as keepalived does", blk.Keyword, t.Name, args[1], w)
 			}
 			if !ok {
-				b.errorf(n.Pos, "%s %s: weight %q must be a whole number -253..253", blk.Keyword, t.Name, args[1])
+				b.errorf(n.Pos, "%s %s: weight %q must be a whole number %d..%d", blk.Keyword, t.Name, args[1], -kind.maxWeight, kind.maxWeight)
 				continue
 			}
 			t.Weight, args = w, args[2:]
-			if script {
+			if kind.resolved {
 				b.weighted[t.Pos] = true
 			}
-			if len(args) > 0 && (args[0] == "reverse" || script && args[0] == "noreverse") {
+			if len(args) > 0 && (args[0] == "reverse" || kind.noreverse && args[0] == "noreverse") {
 				t.Reverse, args = args[0] == "reverse", args[1:]
 			}
 		}
 		if len(args) > 0 {
-			b.errorf(n.Pos, "%s %s: want %s, not %q", blk.Keyword, t.Name, usage, strings.Join(n.Args, " "))
+			b.errorf(n.Pos, "%s %s: want %s, not %q", blk.Keyword, t.Name, kind.usage, strings.Join(n.Args, " "))
 			continue
 		}
-		if !script && t.Reverse && t.Weight == 0 {
+		if blk.Keyword == "track_interface" && t.Reverse && t.Weight == 0 {
 			b.errorf(n.Pos, "track_interface %s: reverse needs a weight", t.Name)
 			continue
 		}
-		if i := slices.IndexFunc(out, func(o Tracked) bool { return o.Name == t.Name }); script && i >= 0 {
-			b.warnf(n.Pos, "track_script %s is already tracked here (%s): this line is ignored, as keepalived ignores it", t.Name, out[i].Pos)
+		if i := slices.IndexFunc(out, func(o Tracked) bool { return o.Name == t.Name }); kind.dedupe && i >= 0 {
+			b.warnf(n.Pos, "%s %s is already tracked here (%s): this line is ignored, as keepalived ignores it", blk.Keyword, t.Name, out[i].Pos)
 			continue
 		}
 		out = append(out, t)

@@ -44,6 +44,10 @@ type Daemon struct {
 	notifier     *notify.Runner
 	groups       []*group
 	static       *statics // nil while none are to be kept in place
+	// files are the tracked track_files; fileValues what they hold,
+	// by name (every instance shares the map).
+	files      []*config.TrackFile
+	fileValues map[string]int64
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -72,6 +76,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
 	d.startupDelay = cfg.Global.StartupDelay
+	d.files, d.fileValues = trackedFiles(cfg), map[string]int64{}
+	if err := initFiles(d.files); err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, f := range d.files {
+		d.readFile(f)
+	}
 	if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
 		d.static = newStatics(st)
 	}
@@ -93,6 +105,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			return nil, err
 		}
 		in.notify = nt
+		in.files = d.fileValues
 		d.instances = append(d.instances, in)
 		in.announcer = d.announcer
 		if !ci.TakesTraffic() {
@@ -242,6 +255,15 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 	defer close(stopLosses)
 	d.setStatics()
 	defer d.clearStatics()
+	fw, err := d.watchFiles()
+	if err != nil {
+		return err
+	}
+	var fileChanges <-chan track.FileChange
+	if fw != nil {
+		defer fw.Close()
+		fileChanges = fw.Changes()
+	}
 	if !d.delayStart(packets, signals) {
 		return nil
 	}
@@ -270,6 +292,13 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.linkChanged(u)
 		case l := <-losses:
 			d.putBack(l)
+		case c, ok := <-fileChanges:
+			if !ok {
+				d.log.Error("watching tracked files failed: their changes are no longer seen")
+				fileChanges = nil
+				break
+			}
+			d.fileChanged(c)
 		case r := <-results:
 			d.scriptChanged(r)
 		case sig := <-signals:

@@ -31,8 +31,9 @@ type instance struct {
 	announce map[string][]netip.Addr
 	holding  bool
 	renewAt  time.Duration
-	linkIsUp bool    // as last seen; a change is a fault or a recovery
-	track    tracked // track_interface, track_script
+	linkIsUp bool             // as last seen; a change is a fault or a recovery
+	track    tracked          // track_interface, track_script
+	files    map[string]int64 // what the tracked track_files hold, by name
 	notify   notifiers
 
 	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source

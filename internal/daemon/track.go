@@ -64,6 +64,11 @@ func (in *instance) wanted() (fault, onlyPending bool, priority int) {
 		}
 		priority += t.Adjust(in.track.up[i])
 	}
+	for _, t := range in.cfg.TrackFiles {
+		f, adj := fileEffect(t, in.files[t.Name])
+		fault = fault || f
+		priority += adj
+	}
 	pending := false
 	for i, t := range in.cfg.TrackScripts {
 		switch v := in.track.verdicts[i]; {

@@ -50,7 +50,7 @@ func TestRoutesAndRules(t *testing.T) {
 		{"from 198.18.8.100 table 100 preference 100", "100:\tfrom 198.18.8.100 lookup 100 proto keepalived"},
 		{"to 198.18.9.0/24 iif eth0 fwmark 0x10/0xff table 1000 priority 101", "101:\tfrom all to 198.18.9.0/24 fwmark 0x10/0xff iif eth0 lookup 1000 proto keepalived"},
 		{"not from 198.18.8.0/24 ipproto tcp dport 80-90 prohibit preference 102", "102:\tnot from 198.18.8.0/24 ipproto tcp dport 80-90 prohibit proto keepalived"},
-		{"inet6 from fd00:198:18:8::100 table main preference 103", "103:\tfrom fd00:198:18:8::100 lookup main proto keepalived"},
+		{"from fd00:198:18:8::100 table main preference 103", "103:\tfrom fd00:198:18:8::100 lookup main proto keepalived"},
 		{"from all uidrange 1000-2000 goto 110 preference 104", "104:\tfrom all uidrange 1000-2000 goto 110 [unresolved] proto keepalived"},
 	}
 	var rl, ul []string
