@@ -91,7 +91,11 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 	}
 	for _, in := range cfg.Instances {
 		if _, err := os.Stat("/sys/class/net/" + in.VRRP.Interface); err != nil {
-			fmt.Fprintf(out, "warning: %s: vrrp_instance %s: interface %s does not exist on this host\n", in.Pos, in.VRRP.Name, in.VRRP.Interface)
+			what := "vipd would not start on this host (dynamic_interfaces lets it wait for the interface)"
+			if cfg.Global.DynamicInterfaces {
+				what = "the instance waits for it in FAULT (dynamic_interfaces)"
+			}
+			fmt.Fprintf(out, "warning: %s: vrrp_instance %s: interface %s does not exist on this host: %s\n", in.Pos, in.VRRP.Name, in.VRRP.Interface, what)
 		}
 		for _, t := range in.TrackInterfaces {
 			if _, err := os.Stat("/sys/class/net/" + t.Name); err != nil {

@@ -43,6 +43,9 @@ func (c *Config) Dump(w io.Writer) error {
 			d.line(1, "# %s: none (announcements are not spaced)", iv.keyword)
 		}
 	}
+	if c.Global.DynamicInterfaces {
+		d.line(1, "dynamic_interfaces")
+	}
 	if c.Global.StartupDelay > 0 {
 		d.line(1, "vrrp_startup_delay %s", secs(c.Global.StartupDelay))
 	}

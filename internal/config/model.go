@@ -52,6 +52,9 @@ type Global struct {
 	// ScriptSecurity: run no script that a user other than root could
 	// change (enable_script_security).
 	ScriptSecurity bool
+	// DynamicInterfaces lets an instance's interface be missing at start
+	// (dynamic_interfaces): the instance waits for it in FAULT.
+	DynamicInterfaces bool
 	// StartupDelay holds every instance in INIT this long after start
 	// (vrrp_startup_delay), for hosts whose network comes up late.
 	StartupDelay time.Duration
@@ -444,6 +447,17 @@ func (b *builder) globalDefs(g *Node) {
 		case "vrrp_startup_delay":
 			if v, ok := b.seconds(n, 0.001, 4294.967295); ok {
 				b.cfg.Global.StartupDelay = v
+			}
+		case "dynamic_interfaces":
+			// allow_if_changes lets keepalived accept an interface
+			// that comes back as another kind; vipd looks interfaces
+			// up by name whatever they are.
+			if b.args(n, 0, 1) {
+				if len(n.Args) == 1 && n.Args[0] != "allow_if_changes" {
+					b.errorf(n.Pos, "dynamic_interfaces %q: the only option is allow_if_changes", n.Args[0])
+					break
+				}
+				b.cfg.Global.DynamicInterfaces = true
 			}
 		case "default_interface":
 			if b.args(n, 1, 1) {

@@ -99,7 +99,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("vrrp_instance %s: %w", ci.VRRP.Name, err)
 		}
-		in, err := newInstance(ci)
+		in, err := newInstance(ci, cfg.Global.DynamicInterfaces)
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -162,7 +162,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-// listen opens the instance's family's socket and joins its group.
+// listen opens the instance's family's socket and, once the instance
+// has its interface, joins its group there.
 func (d *Daemon) listen(in *instance) error {
 	c := in.vr.Config()
 	conn, ok := d.conns[c.IPv6]
@@ -173,14 +174,25 @@ func (d *Daemon) listen(in *instance) error {
 		}
 		d.conns[c.IPv6] = conn
 	}
+	in.conn = conn
+	if in.base == nil {
+		d.log.Warn(fmt.Sprintf("(%s) waiting for its interface, in FAULT until then (dynamic_interfaces): %v", c.Name, in.waiting))
+		return nil
+	}
+	return d.join(in)
+}
+
+// join hears the instance's adverts on its interface: the interface
+// index names it, and multicast needs the group joined there.
+func (d *Daemon) join(in *instance) error {
+	c := in.vr.Config()
 	d.ifnames[in.base.Index] = in.base.Name
 	// A VMAC in private mode takes multicast carrying its own MAC as
 	// source, which is every other router's advert: hear it there too,
 	// while it is up (takeAddresses joins the group there).
 	d.ifnames[in.send.Index] = in.base.Name
-	in.conn = conn
 	if c.Group.IsMulticast() && len(in.cfg.UnicastPeers) == 0 {
-		if err := conn.Join(in.base, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+		if err := in.conn.Join(in.base, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("vrrp_instance %s: joining %v on %s: %w", c.Name, c.Group, in.base.Name, err)
 		}
 		if in.send != in.base {
@@ -188,6 +200,35 @@ func (d *Daemon) listen(in *instance) error {
 		}
 	}
 	return nil
+}
+
+// reattach follows the instance's interface being deleted, or made
+// again (with a new index): it detaches from the old one and attaches to
+// the new one, with its source address found again unless configured.
+// It reports whether the instance has an interface now.
+func (d *Daemon) reattach(in *instance) bool {
+	name := in.vr.Name()
+	if in.base != nil {
+		delete(d.ifnames, in.base.Index)
+		delete(d.ifnames, in.send.Index)
+	}
+	wasWaiting := in.waiting
+	if in.waiting = in.attach(); in.waiting != nil {
+		if wasWaiting == nil || wasWaiting.Error() != in.waiting.Error() {
+			d.log.Warn(fmt.Sprintf("(%s) waiting for its interface, in FAULT until then: %v", name, in.waiting))
+		}
+		return false
+	}
+	if !in.fixedSource && in.source != in.vr.Config().Source {
+		if err := d.router.SetSource(name, in.source); err != nil {
+			d.log.Error(fmt.Sprintf("(%s) source address %v", name, in.source), "err", err)
+		}
+	}
+	if err := d.join(in); err != nil {
+		d.log.Error(fmt.Sprintf("(%s) listening on %s", name, in.base.Name), "err", err)
+	}
+	d.log.Info(fmt.Sprintf("(%s) interface %s (index %d) found, adverts from %v", name, in.base.Name, in.base.Index, in.source))
+	return true
 }
 
 // stopNotifyWait bounds how long stopping waits for notify scripts.
@@ -540,6 +581,9 @@ func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 	c := in.vr.Config()
 	conn := d.conns[c.IPv6]
 	out := in.send
+	if out == nil {
+		return // no interface (dynamic_interfaces): nothing can go out
+	}
 	if in.cfg.UseVMAC && reason == vrrp.ReasonSteppingDown && priority != vrrp.PriorityStop {
 		// A master beaten by a higher priority says its own priority once
 		// more after the winner has announced from the virtual MAC we
@@ -561,7 +605,9 @@ func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 }
 
 // linkUp reports whether the instance's interface can carry traffic.
-func (in *instance) linkUp() bool { return carries(net.InterfaceByIndex(in.base.Index)) }
+func (in *instance) linkUp() bool {
+	return in.base != nil && carries(net.InterfaceByIndex(in.base.Index))
+}
 
 // dropLog logs dropped adverts and failed sends, at most once per
 // instance, reason and peer every logEvery, with the running count, so

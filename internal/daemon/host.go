@@ -22,8 +22,8 @@ import (
 type instance struct {
 	cfg  *config.Instance
 	vr   *vrrp.Instance
-	base *net.Interface // the configured interface: adverts are heard here
-	send *net.Interface // adverts leave here: base, or the VMAC
+	base *net.Interface // the configured interface: adverts are heard here; nil while it is missing
+	send *net.Interface // adverts leave here: base, or the VMAC; nil while base is
 	dsts []netip.Addr   // the multicast group, or the unicast peers
 
 	addrs    []vip.Address // virtual_ipaddress then virtual_ipaddress_excluded
@@ -35,6 +35,14 @@ type instance struct {
 	track    tracked          // track_interface, track_script
 	files    map[string]int64 // what the tracked track_files hold, by name
 	notify   notifiers
+
+	// source is the address adverts go from; fixedSource: the
+	// configuration gives it (else it is the interface's, found again
+	// whenever the interface comes back). waiting is why the instance
+	// has no interface yet (dynamic_interfaces), nil once it has one.
+	source      netip.Addr
+	fixedSource bool
+	waiting     error
 
 	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
 	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)
@@ -57,31 +65,26 @@ type instance struct {
 	endMaster  context.CancelFunc
 }
 
-// newInstance resolves an instance's interfaces and its source address:
-// the configured one, else the interface's first IPv4 address or its
-// IPv6 link-local address, as keepalived picks them.
-func newInstance(ci *config.Instance) (*instance, error) {
+// newInstance prepares an instance's host side and finds its interface
+// (see attach). A missing interface is an error unless dynamic
+// (dynamic_interfaces): then the instance waits for it in FAULT, with
+// no source address yet.
+func newInstance(ci *config.Instance, dynamic bool) (*instance, error) {
 	c := &ci.VRRP
-	base, err := net.InterfaceByName(c.Interface)
-	if err != nil {
-		return nil, fmt.Errorf("%s: interface %s: %w", ci.Pos, c.Interface, err)
-	}
-	in := &instance{cfg: ci, base: base, send: base, announce: map[string][]netip.Addr{}}
-	if !c.Source.IsValid() {
-		if c.Source, err = sourceAddress(base, c.IPv6); err != nil {
+	in := &instance{cfg: ci, announce: map[string][]netip.Addr{}, fixedSource: c.Source.IsValid()}
+	if err := in.attach(); err != nil {
+		if !dynamic {
 			return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ci.Pos, c.Name, err)
 		}
-	}
-	if ci.UseVMAC {
-		if c.IPv6 {
-			if !c.Source.IsLinkLocalUnicast() {
-				return nil, fmt.Errorf("%s: vrrp_instance %s: use_vmac needs a link-local source address, not %v", ci.Pos, c.Name, c.Source)
+		in.waiting = err
+		if !in.fixedSource {
+			c.Source = netip.IPv4Unspecified()
+			if c.IPv6 {
+				c.Source = netip.IPv6Unspecified()
 			}
-			in.vmacLinkLocal = c.Source
 		}
-		if in.send, err = vip.EnsureVMAC(base.Name, ci.VMACName, vip.VirtualMAC(c.VRID, c.IPv6)); err != nil {
-			return nil, fmt.Errorf("%s: %w", ci.Pos, err)
-		}
+	} else if !in.fixedSource {
+		c.Source = in.source
 	}
 	in.dsts = ci.UnicastPeers
 	if len(in.dsts) == 0 {
@@ -100,12 +103,46 @@ func newInstance(ci *config.Instance) (*instance, error) {
 		// As keepalived: by default only on the VMAC, with "all" on
 		// every interface carrying the addresses.
 		for dev := range in.announce {
-			if ci.ExtraAnnounceAll || ci.UseVMAC && dev == in.send.Name {
+			if ci.ExtraAnnounceAll || ci.UseVMAC && dev == ci.VMACName {
 				in.extraDevs = append(in.extraDevs, dev)
 			}
 		}
 	}
 	return in, nil
+}
+
+// attach finds the instance's interface, its source address (the
+// configured one, else the interface's first IPv4 address or its IPv6
+// link-local address, as keepalived picks them) and, with use_vmac,
+// makes the VMAC on it. It leaves the instance detached (base nil) on
+// error: no interface yet, or no address on it.
+func (in *instance) attach() error {
+	c := &in.cfg.VRRP
+	in.base, in.send = nil, nil
+	base, err := net.InterfaceByName(c.Interface)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", c.Interface, err)
+	}
+	src := c.Source
+	if !in.fixedSource {
+		if src, err = sourceAddress(base, c.IPv6); err != nil {
+			return err
+		}
+	}
+	send := base
+	if in.cfg.UseVMAC {
+		if c.IPv6 {
+			if !src.IsLinkLocalUnicast() {
+				return fmt.Errorf("use_vmac needs a link-local source address, not %v", src)
+			}
+			in.vmacLinkLocal = src
+		}
+		if send, err = vip.EnsureVMAC(base.Name, in.cfg.VMACName, vip.VirtualMAC(c.VRID, c.IPv6)); err != nil {
+			return err
+		}
+	}
+	in.base, in.send, in.source = base, send, src
+	return nil
 }
 
 // sourceAddress is the address adverts are sent from when the
@@ -176,7 +213,7 @@ func (in *instance) takeAddresses(now time.Duration) error {
 	// group is left while down), the addresses go on, we wait for their
 	// local routes, and only then come the link-local address and the
 	// advert group, with their multicast reports.
-	if err := vip.SetVMACUp(in.send.Name, true); err != nil {
+	if err := vip.SetVMACUp(in.cfg.VMACName, true); err != nil {
 		return err
 	}
 	if err := in.renewAddresses(now); err != nil {
@@ -185,7 +222,7 @@ func (in *instance) takeAddresses(now time.Duration) error {
 	if err := vip.WaitLocal(in.addrList(), addressWait); err != nil {
 		return err
 	}
-	if err := vip.SetVMACLinkLocal(in.send.Name, in.vmacLinkLocal); err != nil {
+	if err := vip.SetVMACLinkLocal(in.cfg.VMACName, in.vmacLinkLocal); err != nil {
 		return err
 	}
 	if in.vmacGroup.IsValid() {
@@ -238,9 +275,9 @@ func (in *instance) removeAddresses() error {
 		// too) while up sends a report from the virtual MAC, which would
 		// pull the switch back to us from the new master. Down, the VMAC
 		// sends nothing, and loses its IPv6 addresses by itself.
-		errs = append(errs, vip.SetVMACUp(in.send.Name, false))
-		if in.vmacGroup.IsValid() {
-			if err := in.conn.Leave(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		errs = append(errs, vip.SetVMACUp(in.cfg.VMACName, false))
+		if in.vmacGroup.IsValid() && in.send != nil {
+			if err := in.conn.Leave(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.ENODEV) {
 				errs = append(errs, fmt.Errorf("leaving %v on %s: %w", in.vmacGroup, in.send.Name, err))
 			}
 		}

@@ -12,6 +12,7 @@ type linkState struct {
 	index int
 	name  string
 	up    bool // administratively up and with carrier
+	gone  bool // deleted
 }
 
 // watchLinks subscribes to the kernel's link changes.
@@ -34,10 +35,8 @@ func (d *Daemon) watchLinks() (<-chan linkState, chan struct{}, error) {
 	go func() {
 		for u := range updates {
 			up := u.IfInfomsg.Flags&unix.IFF_UP != 0 && u.IfInfomsg.Flags&unix.IFF_RUNNING != 0
-			if u.Header.Type == unix.RTM_DELLINK {
-				up = false
-			}
-			out <- linkState{index: int(u.Index), name: u.Attrs().Name, up: up}
+			gone := u.Header.Type == unix.RTM_DELLINK
+			out <- linkState{index: int(u.Index), name: u.Attrs().Name, up: up && !gone, gone: gone}
 		}
 		close(out)
 	}()
@@ -55,7 +54,15 @@ func (d *Daemon) linkChanged(s linkState) {
 	}
 	for _, in := range d.instances {
 		changed := false
-		if in.base.Index == s.index && in.linkIsUp != s.up {
+		ours := in.base != nil && in.base.Index == s.index
+		if s.name == in.cfg.VRRP.Interface && (in.base == nil && !s.gone || ours && s.gone || in.base != nil && !ours && !s.gone) {
+			// The interface came, went, or came back as a new one.
+			up := d.reattach(in) && in.linkUp()
+			if in.linkIsUp != up {
+				in.linkIsUp, changed = up, true
+				d.logLink(in, linkState{name: s.name, up: up})
+			}
+		} else if ours && in.linkIsUp != s.up {
 			in.linkIsUp, changed = s.up, true
 			if !in.cfg.DontTrackPrimary {
 				d.logLink(in, s)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -16,6 +17,7 @@ import (
 // lost is an address, route or rule the kernel reports deleted: one of
 // ours that someone else took out is put back (see putBack).
 type lost struct {
+	added bool // an address was added, not deleted: see retryWaiting
 	addr  netip.Addr
 	index int // the address's interface
 	route *netlink.Route
@@ -63,10 +65,8 @@ func (d *Daemon) watchLost() (<-chan lost, chan struct{}, error) {
 	}
 	go func() {
 		for u := range addrs {
-			if !u.NewAddr {
-				a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-				send(lost{addr: a.Unmap(), index: u.LinkIndex})
-			}
+			a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+			send(lost{added: u.NewAddr, addr: a.Unmap(), index: u.LinkIndex})
 		}
 	}()
 	go func() {
@@ -128,6 +128,10 @@ func parseRule(b []byte) (*netlink.Rule, bool) {
 // Master_Down_Interval: an outage the instance can do without. What has
 // no_track stays out until the instance next becomes master.
 func (d *Daemon) putBack(l lost) {
+	if l.added {
+		d.retryWaiting(l.index)
+		return
+	}
 	for _, in := range d.instances {
 		if !in.holding {
 			continue
@@ -166,4 +170,22 @@ func (d *Daemon) putBack(l lost) {
 		}
 	}
 	d.reinstate("")
+}
+
+// retryWaiting attaches the instances waiting for an address on the
+// interface that just got one (dynamic_interfaces: an interface that
+// came without its address yet).
+func (d *Daemon) retryWaiting(index int) {
+	for _, in := range d.instances {
+		if in.base != nil || in.waiting == nil {
+			continue
+		}
+		if ifi, err := net.InterfaceByName(in.cfg.VRRP.Interface); err != nil || ifi.Index != index {
+			continue
+		}
+		if d.reattach(in) {
+			in.linkIsUp = in.linkUp()
+			d.applyTracking(in)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -97,6 +98,21 @@ func (r *Router) Instances() []*Instance { return r.instances }
 func (r *Router) Instance(name string) (*Instance, bool) {
 	in, ok := r.byName[name]
 	return in, ok
+}
+
+// SetSource changes the address an instance sends adverts from, which
+// also breaks priority ties: the host found it (again) on an interface
+// that came (back) after start.
+func (r *Router) SetSource(name string, src netip.Addr) error {
+	in, ok := r.byName[name]
+	if !ok {
+		return fmt.Errorf("no instance %s", name)
+	}
+	if !src.IsValid() || src.Is4() == in.cfg.IPv6 {
+		return fmt.Errorf("vrrp_instance %s: source address %v is not of the instance's family", name, src)
+	}
+	in.cfg.Source = src
+	return nil
 }
 
 // Groups are the sync groups in configuration order.
