@@ -82,11 +82,7 @@ func (c *Config) Dump(w io.Writer) error {
 	}
 	for _, g := range c.SyncGroups {
 		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
-		d.line(1, "group {")
-		for _, m := range g.Members {
-			d.line(2, "%s", quote(m))
-		}
-		d.line(1, "}")
+		d.group(g.Members)
 		d.tracked("track_interface", g.TrackInterfaces, nil)
 		if g.TrackingWeight {
 			d.line(1, "sync_group_tracking_weight")
@@ -98,11 +94,7 @@ func (c *Config) Dump(w io.Writer) error {
 	}
 	for _, g := range c.TrackGroups {
 		d.line(0, "track_group %s {", quote(g.Name))
-		d.line(1, "group {")
-		for _, m := range g.Members {
-			d.line(2, "%s", quote(m))
-		}
-		d.line(1, "}")
+		d.group(g.Members)
 		d.line(0, "}")
 	}
 	d.depth = -1
@@ -385,6 +377,15 @@ func tracking(track bool, group string) []string {
 		w = append(w, "track_group", quote(group))
 	}
 	return w
+}
+
+// group writes the "group { NAMES }" of a sync group or track group.
+func (d *dumper) group(members []string) {
+	d.line(1, "group {")
+	for _, m := range members {
+		d.line(2, "%s", quote(m))
+	}
+	d.line(1, "}")
 }
 
 // list writes a block of n data lines.

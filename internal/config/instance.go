@@ -402,7 +402,12 @@ func (b *builder) vip(n *Node, static bool) (VIP, bool) {
 	for ; c.more(); c.i++ {
 		w := c.peek()
 		switch w {
-		case "dev", "scope", "brd", "broadcast", "label", "peer", "preferred_lft", "track_group":
+		case "dev", "scope", "brd", "broadcast", "label", "peer", "preferred_lft":
+		case "track_group":
+			if !c.trackGroup(static, "address", &v.TrackGroup) {
+				return v, false
+			}
+			continue
 		case "home":
 			v.Home = true
 			continue
@@ -430,9 +435,6 @@ func (b *builder) vip(n *Node, static bool) (VIP, bool) {
 		default:
 			b.warnf(n.Pos, "virtual address %s: unknown option %q is ignored, as keepalived ignores it", n.Keyword, w)
 			continue
-		}
-		if w == "track_group" && !static {
-			return v, c.errorf("virtual address %s: track_group is only for static_ipaddress", n.Keyword)
 		}
 		val, ok := c.value(w)
 		if !ok {
@@ -487,11 +489,6 @@ func (b *builder) vip(n *Node, static bool) (VIP, bool) {
 			}
 			lft := uint32(x)
 			preferred = &lft
-		case "track_group":
-			if v.TrackGroup != "" {
-				return v, c.errorf("virtual address %s: track_group given twice", n.Keyword)
-			}
-			v.TrackGroup = val
 		}
 	}
 	switch {

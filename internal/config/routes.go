@@ -65,6 +65,50 @@ func (c *wordCursor) lock() bool {
 	return false
 }
 
+// named reads a number or a name from one of ip(8)'s name files
+// (rt_tables, rt_protos…), as keepalived does.
+func (c *wordCursor) named(what string, names *rtName) (uint32, bool) {
+	s, ok := c.value(what)
+	if !ok {
+		return 0, false
+	}
+	v, ok := names.lookup(s)
+	if !ok {
+		return 0, c.errorf("%s %q: not a number up to %d or a name in %s/%s", what, s, names.max, iproute2Dir, names.file)
+	}
+	return v, true
+}
+
+// realms reads "REALM" or "FROM/TO", which makes the line IPv4.
+func (c *wordCursor) realms(what string, fam *addrFamily) (uint32, bool) {
+	s, ok := c.value(what)
+	if !ok {
+		return 0, false
+	}
+	v, ok := parseRealms(s)
+	if !ok {
+		return 0, c.errorf("%s %q: want REALM or FROM/TO, numbers or names in %s/rt_realms", what, s, iproute2Dir)
+	}
+	return v, fam.join(c, false)
+}
+
+// trackGroup reads "track_group NAME" into group: static items only, and
+// once.
+func (c *wordCursor) trackGroup(static bool, what string, group *string) bool {
+	if !static {
+		return c.errorf("track_group is only for static %s", map[string]string{"address": "addresses", "route": "routes", "rule": "rules"}[what])
+	}
+	s, ok := c.value("track_group")
+	if !ok {
+		return false
+	}
+	if *group != "" {
+		return c.errorf("track_group %s: the %s already has track_group %s", s, what, *group)
+	}
+	*group = s
+	return true
+}
+
 func (c *wordCursor) errorf(format string, args ...any) bool {
 	c.b.errorf(c.n.Pos, format, args...)
 	return false
@@ -251,34 +295,22 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 			}
 			r.From, fromZero = p, zero
 		case "tos", "dsfield":
-			s, ok := c.value(w)
+			v, ok := c.named("route "+w, rtDSFields)
 			if !ok {
 				return r, false
-			}
-			v, ok := rtDSFields.lookup(s)
-			if !ok {
-				return r, c.errorf("route tos %q: not a number 0..255 or a name in %s/rt_dsfield", s, iproute2Dir)
 			}
 			t := uint8(v)
 			r.TOS = &t
 		case "table":
-			s, ok := c.value(w)
+			v, ok := c.named("route table", rtTables)
 			if !ok {
 				return r, false
-			}
-			v, ok := rtTables.lookup(s)
-			if !ok {
-				return r, c.errorf("route table %q: not a number or a name in %s/rt_tables", s, iproute2Dir)
 			}
 			r.Table = v
 		case "protocol":
-			s, ok := c.value(w)
+			v, ok := c.named("route protocol", rtProtos)
 			if !ok {
 				return r, false
-			}
-			v, ok := rtProtos.lookup(s)
-			if !ok {
-				return r, c.errorf("route protocol %q: not a number 0..255 or a name in %s/rt_protos", s, iproute2Dir)
 			}
 			p := uint8(v)
 			protocol = &p
@@ -362,15 +394,8 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 			}
 			r.Congctl = s
 		case "realms":
-			s, ok := c.value(w)
+			v, ok := c.realms("route realms", &fam)
 			if !ok {
-				return r, false
-			}
-			v, ok := parseRealms(s)
-			if !ok {
-				return r, c.errorf("route realms %q: want REALM or FROM/TO, numbers or names in %s/rt_realms", s, iproute2Dir)
-			}
-			if !fam.join(c, false) {
 				return r, false
 			}
 			r.Realms = v
@@ -443,17 +468,9 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 		case "no_track":
 			noTrack = true
 		case "track_group":
-			if !static {
-				return r, c.errorf("track_group is only for static routes")
-			}
-			s, ok := c.value(w)
-			if !ok {
+			if !c.trackGroup(static, "route", &r.TrackGroup) {
 				return r, false
 			}
-			if r.TrackGroup != "" {
-				return r, c.errorf("track_group %s: the route already has track_group %s", s, r.TrackGroup)
-			}
-			r.TrackGroup = s
 		case "encap", "vrf", "as":
 			b.notSupportedAt(n.Pos, "route option "+w)
 			return r, false
@@ -569,15 +586,8 @@ func (b *builder) nexthops(c *wordCursor, r *iproute.Route, fam *addrFamily) boo
 			case "onlink":
 				nh.Onlink = true
 			case "realms":
-				s, ok := c.value(w)
+				v, ok := c.realms("nexthop realms", fam)
 				if !ok {
-					return false
-				}
-				v, ok := parseRealms(s)
-				if !ok {
-					return c.errorf("nexthop realms %q: want REALM or FROM/TO", s)
-				}
-				if !fam.join(c, false) {
 					return false
 				}
 				nh.Realms = v

@@ -70,13 +70,9 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 				r.To, toZero = p, zero
 			}
 		case "table", "lookup":
-			s, ok := c.value(w)
+			v, ok := c.named("rule "+w, rtTables)
 			if !ok {
 				return r, false
-			}
-			v, ok := rtTables.lookup(s)
-			if !ok {
-				return r, c.errorf("rule table %q: not a number or a name in %s/rt_tables", s, iproute2Dir)
 			}
 			if v == 0 {
 				return r, c.errorf("rule table 0 is not a table")
@@ -99,13 +95,9 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 			p := uint32(v)
 			priority = &p
 		case "tos", "dsfield":
-			s, ok := c.value(w)
+			v, ok := c.named("rule "+w, rtDSFields)
 			if !ok {
 				return r, false
-			}
-			v, ok := rtDSFields.lookup(s)
-			if !ok {
-				return r, c.errorf("rule tos %q: not a number 0..255 or a name in %s/rt_dsfield", s, iproute2Dir)
 			}
 			r.TOS = uint8(v)
 		case "fwmark":
@@ -119,15 +111,8 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 			}
 			r.Mark, r.Mask = &mark, mask
 		case "realms":
-			s, ok := c.value(w)
+			v, ok := c.realms("rule realms", &fam)
 			if !ok {
-				return r, false
-			}
-			v, ok := parseRealms(s)
-			if !ok {
-				return r, c.errorf("rule realms %q: want REALM or FROM/TO, numbers or names in %s/rt_realms", s, iproute2Dir)
-			}
-			if !fam.join(c, false) {
 				return r, false
 			}
 			r.Realms, tableOption = v, true
@@ -139,13 +124,9 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 			l := uint32(v)
 			r.SuppressPrefixLen, tableOption = &l, true
 		case "suppress_ifgroup", "sup_group":
-			s, ok := c.value(w)
+			v, ok := c.named("rule "+w, rtGroups)
 			if !ok {
 				return r, false
-			}
-			v, ok := rtGroups.lookup(s)
-			if !ok {
-				return r, c.errorf("rule %s %q: not a number or a name in %s/group", w, s, iproute2Dir)
 			}
 			r.SuppressGroup, tableOption = &v, true
 		case "dev", "iif":
@@ -220,17 +201,9 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 		case "no_track":
 			noTrack = true
 		case "track_group":
-			if !static {
-				return r, c.errorf("track_group is only for static rules")
-			}
-			s, ok := c.value(w)
-			if !ok {
+			if !c.trackGroup(static, "rule", &r.TrackGroup) {
 				return r, false
 			}
-			if r.TrackGroup != "" {
-				return r, c.errorf("track_group %s: the rule already has track_group %s", s, r.TrackGroup)
-			}
-			r.TrackGroup = s
 		default:
 			if w == "type" {
 				s, ok := c.value(w)

@@ -110,15 +110,27 @@ func (b *builder) track(blk *Node, out []Tracked) []Tracked {
 // drops such a line with a warning, and the instance runs without the
 // check its author meant it to have.
 func (b *builder) resolveScripts(owner string, ts []Tracked) []Tracked {
+	return b.resolve(owner, "track_script", "vrrp_script", "", ts, func(name string) (int, bool, bool) {
+		s := b.cfg.Script(name)
+		if s == nil {
+			return 0, false, false
+		}
+		return s.Weight, s.Reverse, true
+	})
+}
+
+// resolve fills in the weight and reverse of each tracked line that
+// gives none from its definition (def), and refuses a name with none.
+func (b *builder) resolve(owner, keyword, definition, where string, ts []Tracked, def func(name string) (weight int, reverse, ok bool)) []Tracked {
 	out := ts[:0]
 	for _, t := range ts {
-		s := b.cfg.Script(t.Name)
-		if s == nil {
-			b.errorf(t.Pos, "%s: track_script %s: no vrrp_script %s is defined (keepalived would ignore the line)", owner, t.Name, t.Name)
+		weight, reverse, ok := def(t.Name)
+		if !ok {
+			b.errorf(t.Pos, "%s: %s %s: no %s %s is defined%s (keepalived would ignore the line)", owner, keyword, t.Name, definition, t.Name, where)
 			continue
 		}
 		if !b.weighted[t.Pos] {
-			t.Weight, t.Reverse = s.Weight, s.Reverse
+			t.Weight, t.Reverse = weight, reverse
 		}
 		out = append(out, t)
 	}

@@ -90,19 +90,13 @@ func (b *builder) trackFile(blk *Node) {
 // block, which must come before it in the file, as keepalived reads
 // them: a name not defined yet is an error.
 func (b *builder) resolveFiles(owner string, ts []Tracked) []Tracked {
-	out := ts[:0]
-	for _, t := range ts {
-		f := b.cfg.TrackFile(t.Name)
+	return b.resolve(owner, "track_file", "track_file", " before this line", ts, func(name string) (int, bool, bool) {
+		f := b.cfg.TrackFile(name)
 		if f == nil {
-			b.errorf(t.Pos, "%s: track_file %s: no track_file %s is defined before this line (keepalived would ignore the line)", owner, t.Name, t.Name)
-			continue
+			return 0, false, false
 		}
-		if !b.weighted[t.Pos] {
-			t.Weight, t.Reverse = f.Weight, f.Reverse
-		}
-		out = append(out, t)
-	}
-	return out
+		return f.Weight, f.Reverse, true
+	})
 }
 
 // unweightFiles applies keepalived's rule for the files tracked by a
