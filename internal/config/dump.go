@@ -46,6 +46,7 @@ func (c *Config) Dump(w io.Writer) error {
 	if c.Global.DynamicInterfaces {
 		d.line(1, "dynamic_interfaces")
 	}
+	d.email(&c.Global.Email)
 	if c.Global.StartupDelay > 0 {
 		d.line(1, "vrrp_startup_delay %s", secs(c.Global.StartupDelay))
 	}
@@ -90,6 +91,7 @@ func (c *Config) Dump(w io.Writer) error {
 		d.tracked("track_script", g.TrackScripts, nil)
 		d.tracked("track_file", g.TrackFiles, nil)
 		d.notify(&g.Notify)
+		d.line(1, "smtp_alert %v", g.SMTPAlert)
 		d.line(0, "}")
 	}
 	for _, g := range c.TrackGroups {
@@ -201,6 +203,7 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	d.tracked("track_script", in.TrackScripts, g.TrackScripts)
 	d.tracked("track_file", in.TrackFiles, g.TrackFiles)
 	d.notify(&in.Notify)
+	d.line(1, "smtp_alert %v", in.SMTPAlert)
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
 	d.routes("virtual_routes", in.Routes)
@@ -377,6 +380,34 @@ func tracking(track bool, group string) []string {
 		w = append(w, "track_group", quote(group))
 	}
 	return w
+}
+
+// email writes global_defs' e-mail settings.
+func (d *dumper) email(e *Email) {
+	if len(e.To) > 0 {
+		d.line(1, "notification_email {")
+		for _, to := range e.To {
+			d.line(2, "%s", quote(to))
+		}
+		d.line(1, "}")
+	}
+	if e.From != "" {
+		d.line(1, "notification_email_from %s", quote(e.From))
+	} else {
+		d.line(1, "# notification_email_from: USER@HOST")
+	}
+	if e.Server != "" {
+		d.line(1, "smtp_server %s %s", quote(e.Server), e.Port)
+	} else {
+		d.line(1, "# smtp_server: none (no e-mail alerts)")
+	}
+	if e.Helo != "" {
+		d.line(1, "smtp_helo_name %s", quote(e.Helo))
+	}
+	d.line(1, "smtp_connect_timeout %d", e.Timeout/time.Second)
+	if e.NoFaults {
+		d.line(1, "no_email_faults")
+	}
 }
 
 // group writes the "group { NAMES }" of a sync group or track group.

@@ -161,6 +161,9 @@ func (b *builder) instance(blk *Node) {
 			in.TrackScripts = b.track(n, in.TrackScripts)
 		case "track_file":
 			in.TrackFiles = b.resolveFiles("vrrp_instance "+c.Name, b.track(n, in.TrackFiles))
+		case "smtp_alert":
+			in.SMTPAlert = b.flag(n)
+			b.smtpAlertSet[&in.SMTPAlert] = true
 		default:
 			if !b.notify(n, "vrrp_instance "+c.Name, &in.Notify) {
 				b.other(schemaInstance, n)

@@ -52,6 +52,8 @@ type Global struct {
 	// ScriptSecurity: run no script that a user other than root could
 	// change (enable_script_security).
 	ScriptSecurity bool
+	// Email is where e-mail alerts go (smtp_alert).
+	Email Email
 	// DynamicInterfaces lets an instance's interface be missing at start
 	// (dynamic_interfaces): the instance waits for it in FAULT.
 	DynamicInterfaces bool
@@ -59,6 +61,24 @@ type Global struct {
 	// (vrrp_startup_delay), for hosts whose network comes up late.
 	StartupDelay time.Duration
 }
+
+// Email is global_defs' e-mail settings.
+type Email struct {
+	To     []string // notification_email
+	From   string   // notification_email_from; "": USER@HOST, found at start
+	Server string   // smtp_server: a host name or an address; "": no mail goes out
+	Port   string   // its port, 25 unless given
+	Helo   string   // smtp_helo_name; "": the host name
+	// Timeout bounds connecting to the server and the whole exchange
+	// (smtp_connect_timeout, 30 s unless given).
+	Timeout time.Duration
+	// NoFaults sends no mail for FAULT (no_email_faults).
+	NoFaults bool
+}
+
+// Configured reports whether alerts can go anywhere: keepalived sends
+// none without a server and a recipient.
+func (e *Email) Configured() bool { return e.Server != "" && len(e.To) > 0 }
 
 // Instance is a vrrp_instance: the protocol settings and what the daemon
 // needs to carry them out on the host.
@@ -91,6 +111,9 @@ type Instance struct {
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked // track_file, and its sync group's
 	Notify          Notify
+	// SMTPAlert mails every state change (smtp_alert, else global_defs'
+	// smtp_alert_vrrp or smtp_alert).
+	SMTPAlert bool
 }
 
 // TracksFile reports whether the instance tracks the track_file.
@@ -192,7 +215,8 @@ func Load(path string, o Options) (*Config, error) {
 		}
 		return nil, err
 	}
-	b := &builder{cfg: &Config{Global: Global{Umask: -1}, Warnings: tree.Warnings}, weighted: map[Pos]bool{}}
+	b := &builder{cfg: &Config{Global: Global{Umask: -1, Email: Email{Port: "25", Timeout: 30 * time.Second}}, Warnings: tree.Warnings},
+		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{}}
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -217,6 +241,11 @@ type builder struct {
 	// nextRulePriority numbers the rules that give no preference, IPv4
 	// then IPv6 (0: not started).
 	nextRulePriority [2]uint32
+	// smtpAlert is global_defs' default for instances and groups
+	// (smtp_alert_vrrp, else smtp_alert), nil if neither is given;
+	// smtpAlertSet are the instances and groups that give their own.
+	smtpAlert    *bool
+	smtpAlertSet map[*bool]bool
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -285,6 +314,7 @@ func (b *builder) top(root *Node) {
 	}
 	b.checkSyncGroups()
 	b.staticTracking()
+	b.smtpDefaults()
 	for _, in := range b.cfg.Instances {
 		in.TrackScripts = b.resolveScripts("vrrp_instance "+in.VRRP.Name, in.TrackScripts)
 		for _, t := range in.TrackScripts {
@@ -371,6 +401,7 @@ func (b *builder) addr(n *Node, arg string) (netip.Addr, bool) {
 
 func (b *builder) globalDefs(g *Node) {
 	d := &b.defs
+	var smtpVRRP *Node
 	for _, n := range g.Children {
 		switch n.Keyword {
 		case "router_id":
@@ -458,6 +489,46 @@ func (b *builder) globalDefs(g *Node) {
 					break
 				}
 				b.cfg.Global.DynamicInterfaces = true
+			}
+		case "notification_email":
+			if b.listBlock(n) {
+				for _, m := range n.Children {
+					b.cfg.Global.Email.To = append(b.cfg.Global.Email.To, m.Keyword)
+					b.cfg.Global.Email.To = append(b.cfg.Global.Email.To, m.Args...)
+				}
+			}
+		case "notification_email_from":
+			if b.args(n, 1, 1) {
+				b.cfg.Global.Email.From = n.Args[0]
+			}
+		case "smtp_server":
+			if b.args(n, 1, 2) {
+				b.smtpServer(n)
+			}
+		case "smtp_helo_name":
+			if b.args(n, 1, 1) {
+				b.cfg.Global.Email.Helo = n.Args[0]
+			}
+		case "smtp_connect_timeout":
+			switch v, ok := b.int(n, 0, math.MaxInt32/1000000); {
+			case ok && v == 0:
+				b.warnf(n.Pos, "smtp_connect_timeout 0: 1 s is used, as keepalived does")
+				b.cfg.Global.Email.Timeout = time.Second
+			case ok:
+				b.cfg.Global.Email.Timeout = time.Duration(v) * time.Second
+			}
+		case "no_email_faults":
+			b.cfg.Global.Email.NoFaults = b.args(n, 0, 0)
+		case "smtp_alert", "smtp_alert_vrrp":
+			// smtp_alert_vrrp wins over smtp_alert wherever it is.
+			if n.Keyword == "smtp_alert" && smtpVRRP != nil {
+				b.flag(n)
+				continue
+			}
+			v := b.flag(n)
+			b.smtpAlert = &v
+			if n.Keyword == "smtp_alert_vrrp" {
+				smtpVRRP = n
 			}
 		case "default_interface":
 			if b.args(n, 1, 1) {
@@ -560,6 +631,7 @@ type SyncGroup struct {
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked
 	Notify          Notify
+	SMTPAlert       bool // as an instance's
 	// TrackingWeight keeps the weights of what members track themselves
 	// (sync_group_tracking_weight); without it keepalived drops their
 	// weighted track_script lines.
@@ -609,6 +681,9 @@ func (b *builder) syncGroup(blk *Node) {
 			g.TrackScripts = b.track(n, g.TrackScripts)
 		case "track_file":
 			g.TrackFiles = b.resolveFiles(owner, b.track(n, nil))
+		case "smtp_alert":
+			g.SMTPAlert = b.flag(n)
+			b.smtpAlertSet[&g.SMTPAlert] = true
 		case "sync_group_tracking_weight", "global_tracking":
 			if n.Keyword == "global_tracking" {
 				b.warnf(n.Pos, "global_tracking is deprecated: use sync_group_tracking_weight (the same here)")

@@ -80,10 +80,8 @@ var ignorable = func() map[string]string {
 			m[p] = why
 		}
 	}
-	add("only e-mail alerts read it, and smtp_alert (an error) is not supported yet",
-		"global_defs/notification_email", "global_defs/notification_email_from",
-		"global_defs/smtp_server", "global_defs/smtp_helo_name", "global_defs/smtp_connect_timeout",
-		"global_defs/no_email_faults")
+	add("only virtual servers' checkers read it, and virtual_server (an error) is not supported yet",
+		"global_defs/smtp_alert_checker")
 	add("vipd blocks addresses without accept mode in its own nftables table inet vipd",
 		"global_defs/vrrp_iptables", "global_defs/vrrp_ipsets", "global_defs/nftables",
 		"global_defs/nftables_priority", "global_defs/nftables_ifindex", "global_defs/nftables_counters")

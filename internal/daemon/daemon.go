@@ -48,6 +48,9 @@ type Daemon struct {
 	// by name (every instance shares the map).
 	files      []*config.TrackFile
 	fileValues map[string]int64
+	// mailer sends smtp_alert mails; nil when none are to go out.
+	mailer       *notify.Mailer
+	noMailFaults bool
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -56,6 +59,8 @@ type group struct {
 	sg     *vrrp.SyncGroup
 	notify notifiers
 	last   vrrp.State
+	mail   bool       // smtp_alert
+	mailed vrrp.State // the state last mailed
 }
 
 // New prepares everything the configuration needs on the host (sockets,
@@ -72,6 +77,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
 	})
 	d.notifier = notify.NewRunner(log, 0)
+	d.mailer, d.noMailFaults = d.newMailer(cfg), cfg.Global.Email.NoFaults
 	if len(cfg.Instances) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
 	}
@@ -148,7 +154,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("vrrp_sync_group %s: %w", sg.Name(), err)
 		}
-		d.groups = append(d.groups, &group{sg: sg, notify: nt, last: sg.State()})
+		d.groups = append(d.groups, &group{sg: sg, notify: nt, last: sg.State(), mail: cfg.SyncGroups[i].SMTPAlert})
 	}
 	for i, vr := range r.Instances() {
 		in := d.instances[i]
@@ -238,6 +244,9 @@ const stopNotifyWait = 5 * time.Second
 // does not touch addresses: Run leaves none behind.
 func (d *Daemon) Close() {
 	d.notifier.Close(stopNotifyWait) // notify_stop scripts finish before vipd goes
+	if d.mailer != nil {
+		d.mailer.Close(stopNotifyWait)
+	}
 	for _, c := range d.conns {
 		c.Close()
 	}
@@ -536,7 +545,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 				break
 			}
 			d.logTransition(a)
-			d.notifier.Post(name, in.notify.jobs("INSTANCE", name, a.To, int(a.Instance.Priority()))...)
+			d.tell(in, a.To)
 		case vrrp.HeardLowerPriority:
 			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
 			if c := in.notify.cfg.MasterRxLowerPri; c != nil {
@@ -545,6 +554,16 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 		}
 	}
 	d.notifyGroups()
+}
+
+// tell runs the instance's notify scripts for a state it entered, and
+// mails it with smtp_alert.
+func (d *Daemon) tell(in *instance, state vrrp.State) {
+	name := in.vr.Name()
+	d.notifier.Post(name, in.notify.jobs("INSTANCE", name, state, int(in.vr.Priority()))...)
+	if in.cfg.SMTPAlert {
+		d.mailState("VRRP Instance "+name, false, state, &in.mailed)
+	}
 }
 
 // notifyGroups runs the notify scripts of each sync group whose state
@@ -560,6 +579,9 @@ func (d *Daemon) notifyGroups() {
 		d.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to %s state", name, state))
 		// A group has no priority of its own: keepalived passes 0.
 		d.notifier.Post("group "+name, g.notify.jobs("GROUP", name, state, 0)...)
+		if g.mail {
+			d.mailState("VRRP Group "+name, true, state, &g.mailed)
+		}
 	}
 }
 

@@ -92,7 +92,7 @@ func (d *Daemon) applyTracking(in *instance) {
 	if in.track.quietFault && fault && !onlyPending {
 		// The first verdict keeps it in FAULT: now say so.
 		in.track.quietFault = false
-		d.notifier.Post(in.vr.Name(), in.notify.jobs("INSTANCE", in.vr.Name(), vrrp.Fault, int(in.vr.Priority()))...)
+		d.tell(in, vrrp.Fault)
 	}
 	if !fault {
 		in.track.quietFault = false
