@@ -17,7 +17,7 @@ import (
 // syntax with every default spelled out, so that a user sees what each
 // instance will do; reading the dump back gives the same configuration.
 func (c *Config) Dump(w io.Writer) error {
-	d := &dumper{}
+	d := &dumper{cfg: c}
 	d.line(0, "global_defs {")
 	if c.Global.RouterID != "" {
 		d.line(1, "router_id %s", quote(c.Global.RouterID))
@@ -27,12 +27,8 @@ func (c *Config) Dump(w io.Writer) error {
 	if c.Global.Umask >= 0 {
 		d.line(1, "umask %#o", c.Global.Umask)
 	}
-	if g := c.group(false); g.IsValid() {
-		d.line(1, "vrrp_mcast_group4 %v", g)
-	}
-	if g := c.group(true); g.IsValid() {
-		d.line(1, "vrrp_mcast_group6 %v", g)
-	}
+	d.line(1, "vrrp_mcast_group4 %v", c.Global.MulticastGroup4)
+	d.line(1, "vrrp_mcast_group6 %v", c.Global.MulticastGroup6)
 	for _, iv := range []struct {
 		keyword string
 		every   time.Duration
@@ -115,23 +111,13 @@ func (c *Config) Dump(w io.Writer) error {
 	return err
 }
 
-// group is the multicast group of the first instance of a family: all
-// instances of one family share global_defs' group.
-func (c *Config) group(v6 bool) (g netip.Addr) {
-	for _, in := range c.Instances {
-		if in.VRRP.IPv6 == v6 {
-			return in.VRRP.Group
-		}
-	}
-	return g
-}
-
 // dumper writes lines indented by depth levels; blocks of data lines
 // (addresses, routes, rules) are written one level below the block they
 // are in, which for the static ones is the top level (depth -1).
 type dumper struct {
 	buf   bytes.Buffer
 	depth int
+	cfg   *Config
 }
 
 func (d *dumper) line(depth int, format string, args ...any) {
@@ -195,6 +181,24 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	}
 	if in.UseVMAC {
 		d.line(1, "use_vmac %s", quote(in.VMACName))
+		if in.VMACXmitBase {
+			d.line(1, "vmac_xmit_base")
+		}
+	}
+	if c.IPv6 && len(in.VIPs) == 0 {
+		d.line(1, "native_ipv6")
+	}
+	if global := map[bool]netip.Addr{false: d.cfg.Global.MulticastGroup4, true: d.cfg.Global.MulticastGroup6}[c.IPv6]; c.Group != global {
+		d.line(1, "mcast_dst_ip %v", c.Group)
+	}
+	if len(c.AcceptFrom) > 0 {
+		d.line(1, "check_unicast_src")
+	}
+	if in.UnicastTTL != vrrp.TTL {
+		d.line(1, "unicast_ttl %d", in.UnicastTTL)
+	}
+	if in.PromoteSecondaries {
+		d.line(1, "promote_secondaries")
 	}
 	if in.DontTrackPrimary {
 		d.line(1, "dont_track_primary")

@@ -41,6 +41,8 @@ func (b *builder) instance(blk *Node) {
 	strict := b.defs.strict
 	extra := b.defs.extraIf
 	var acceptNode *Node // the last of accept and no_accept
+	checkUnicastSrc := b.defs.checkUnicastSrc
+	var mcastDst, ttl, nativeIPv6 *Node
 	// seen is the last statement of each keyword, for the checks that
 	// need the whole block read first.
 	seen := map[string]*Node{}
@@ -106,6 +108,26 @@ func (b *builder) instance(blk *Node) {
 			}
 		case "unicast_peer":
 			in.UnicastPeers = b.peers(n, in.UnicastPeers)
+		case "check_unicast_src":
+			checkUnicastSrc = b.args(n, 0, 0)
+		case "mcast_dst_ip":
+			if b.args(n, 1, 1) {
+				mcastDst = n
+			}
+		case "unicast_ttl":
+			if _, ok := b.int(n, 0, 255); ok {
+				ttl = n
+			}
+		case "native_ipv6":
+			if b.args(n, 0, 0) {
+				nativeIPv6 = n
+			}
+		case "vmac_xmit_base":
+			in.VMACXmitBase = b.args(n, 0, 0)
+		case "promote_secondaries":
+			in.PromoteSecondaries = b.args(n, 0, 0)
+		case "higher_prio_send_advert":
+			b.higherPrioSendAdvert(n)
 		case "track_interface":
 			in.TrackInterfaces = b.track(n, in.TrackInterfaces)
 		case "dont_track_primary":
@@ -177,7 +199,16 @@ func (b *builder) instance(blk *Node) {
 	if c.WantMaster && seen["priority"] == nil {
 		c.Priority = vrrp.PriorityOwner
 	}
-	b.family(in, version, explicitVersion)
+	native := false
+	if nativeIPv6 != nil {
+		if slices.ContainsFunc(in.VIPs, func(v VIP) bool { return v.Prefix.Addr().Is4() }) {
+			b.errorf(nativeIPv6.Pos, "native_ipv6 with IPv4 virtual addresses: an instance is of one family")
+		} else {
+			native = true
+		}
+	}
+	b.family(in, version, explicitVersion, native)
+	b.unicastOptions(in, mcastDst, ttl, checkUnicastSrc)
 	if interval != nil {
 		b.advertInt(interval, c)
 	}
@@ -225,6 +256,55 @@ func (b *builder) instance(blk *Node) {
 		b.errorf(seen["nopreempt"].Pos, "nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of %s", c.Name)
 	}
 	b.cfg.Instances = append(b.cfg.Instances, in)
+}
+
+// higherPrioSendAdvert reads higher_prio_send_advert [BOOL] (and the
+// global vrrp_ one): a master beaten by a higher priority sends one more
+// advert before it steps down. vipd always does, so that a master that
+// had not heard it re-announces the addresses at once.
+func (b *builder) higherPrioSendAdvert(n *Node) {
+	if !b.flag(n) && len(n.Args) == 1 {
+		b.warnf(n.Pos, "%s %s: vipd always sends one advert when a higher priority beats it (it makes a healed split brain lose no traffic); the setting changes nothing", n.Keyword, n.Args[0])
+	}
+}
+
+// unicastOptions settles mcast_dst_ip, unicast_ttl, check_unicast_src and
+// vmac_xmit_base once the family and the peers are known, as keepalived
+// does.
+func (b *builder) unicastOptions(in *Instance, mcastDst, ttl *Node, checkSrc bool) {
+	c := &in.VRRP
+	if mcastDst != nil {
+		a, ok := b.addr(mcastDst, mcastDst.Args[0])
+		switch {
+		case !ok:
+		case a.Is6() != c.IPv6:
+			b.errorf(mcastDst.Pos, "mcast_dst_ip %v is not of the instance's family", a)
+		case !a.IsMulticast() || a.Is6() && !a.IsLinkLocalMulticast():
+			b.errorf(mcastDst.Pos, "mcast_dst_ip %v is not a %smulticast address", a, map[bool]string{true: "link-local ", false: ""}[a.Is6()])
+		default:
+			c.Group = a
+		}
+	}
+	in.UnicastTTL = vrrp.TTL
+	if ttl != nil {
+		if len(in.UnicastPeers) == 0 {
+			b.warnf(ttl.Pos, "unicast_ttl without unicast_peer: adverts are multicast with TTL 255; ignored, as keepalived ignores it")
+		} else {
+			v, _ := strconv.Atoi(ttl.Args[0])
+			in.UnicastTTL = uint8(v)
+		}
+	}
+	c.Unicast = len(in.UnicastPeers) > 0
+	if checkSrc && len(in.UnicastPeers) > 0 {
+		c.AcceptFrom = in.UnicastPeers
+	}
+	if !in.UseVMAC {
+		in.VMACXmitBase = false // nothing to send from but the interface
+	}
+	if in.UseVMAC && len(in.UnicastPeers) > 0 && !in.VMACXmitBase {
+		b.warnf(in.Pos, "vrrp_instance %s: unicast with use_vmac sends from the base interface (vmac_xmit_base), as keepalived sets it", c.Name)
+		in.VMACXmitBase = true
+	}
 }
 
 // trackOwnInterfaces makes the instance watch the interfaces its tracked
@@ -280,8 +360,8 @@ func (b *builder) inherit(c *vrrp.Config) {
 }
 
 // family settles IPv4 or IPv6 from the virtual addresses (all of one
-// family) and the VRRP version: IPv6 is always VRRPv3.
-func (b *builder) family(in *Instance, version uint8, explicit bool) {
+// family), or native_ipv6, and the VRRP version: IPv6 is always VRRPv3.
+func (b *builder) family(in *Instance, version uint8, explicit, nativeIPv6 bool) {
 	c := &in.VRRP
 	if n := len(in.VIPs); n > vrrp.MaxAddrs {
 		// An advert counts its addresses in one byte.
@@ -298,6 +378,7 @@ func (b *builder) family(in *Instance, version uint8, explicit bool) {
 		}
 		c.Addrs = append(c.Addrs, a)
 	}
+	c.IPv6 = c.IPv6 || nativeIPv6
 	if version == 0 {
 		version = 2
 	}

@@ -52,6 +52,9 @@ type Global struct {
 	// ScriptSecurity: run no script that a user other than root could
 	// change (enable_script_security).
 	ScriptSecurity bool
+	// MulticastGroup4 and MulticastGroup6 are the advert groups of
+	// instances without mcast_dst_ip (vrrp_mcast_group4/6, else RFC's).
+	MulticastGroup4, MulticastGroup6 netip.Addr
 	// Email is where e-mail alerts go (smtp_alert).
 	Email Email
 	// DynamicInterfaces lets an instance's interface be missing at start
@@ -99,6 +102,16 @@ type Instance struct {
 	Accept   bool
 	UseVMAC  bool   // use_vmac: a macvlan with the VRRP virtual MAC
 	VMACName string // its name; default vrrp.VRID
+	// VMACXmitBase sends adverts from the interface the VMAC is on, with
+	// its own MAC (vmac_xmit_base; set for unicast with use_vmac).
+	VMACXmitBase bool
+	// UnicastTTL is the TTL (hop limit) of unicast adverts (unicast_ttl),
+	// 255 unless given.
+	UnicastTTL uint8
+	// PromoteSecondaries sets promote_secondaries on the interface while
+	// vipd runs, so that removing one address keeps the others of its
+	// subnet (promote_secondaries).
+	PromoteSecondaries bool
 	// ExtraAnnounce repeats announcements this often while master on the
 	// VMAC, or with ExtraAnnounceAll on every interface carrying the
 	// addresses (garp_extra_if), so that switches keep the MAC; 0: never.
@@ -259,6 +272,7 @@ type globalDefaults struct {
 	scriptSecurity                       bool // enable_script_security
 	extraIf                              extraIf
 	iface                                string // default_interface
+	checkUnicastSrc                      bool   // vrrp_check_unicast_src
 }
 
 // extraIf is garp_extra_if: "[all] SECONDS" in either order.
@@ -312,6 +326,9 @@ func (b *builder) top(root *Node) {
 			b.other(schema, n)
 		}
 	}
+	b.cfg.Global.MulticastGroup4, b.cfg.Global.MulticastGroup6 = vrrp.GroupIPv4, vrrp.GroupIPv6
+	setIf(&b.cfg.Global.MulticastGroup4, validOrNil(b.defs.group4))
+	setIf(&b.cfg.Global.MulticastGroup6, validOrNil(b.defs.group6))
 	b.checkSyncGroups()
 	b.staticTracking()
 	b.smtpDefaults()
@@ -325,6 +342,13 @@ func (b *builder) top(root *Node) {
 	}
 	b.shareGroupTracking()
 	b.crossCheck()
+}
+
+func validOrNil(a netip.Addr) *netip.Addr {
+	if a.IsValid() {
+		return &a
+	}
+	return nil
 }
 
 // args checks a statement's argument count.
@@ -479,6 +503,10 @@ func (b *builder) globalDefs(g *Node) {
 			if v, ok := b.seconds(n, 0.001, 4294.967295); ok {
 				b.cfg.Global.StartupDelay = v
 			}
+		case "vrrp_check_unicast_src":
+			d.checkUnicastSrc = b.args(n, 0, 0)
+		case "vrrp_higher_prio_send_advert":
+			b.higherPrioSendAdvert(n)
 		case "dynamic_interfaces":
 			// allow_if_changes lets keepalived accept an interface
 			// that comes back as another kind; vipd looks interfaces

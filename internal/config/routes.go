@@ -65,6 +65,14 @@ func (c *wordCursor) lock() bool {
 	return false
 }
 
+// destination is parseDestination with keepalived's word on default6.
+func (c *wordCursor) destination(s string) (p netip.Prefix, zero, ok bool) {
+	if s == "default6" {
+		c.b.warnf(c.n.Pos, "default6 is deprecated: write ::/0")
+	}
+	return parseDestination(s)
+}
+
 // named reads a number or a name from one of ip(8)'s name files
 // (rt_tables, rt_protos…), as keepalived does.
 func (c *wordCursor) named(what string, names *rtName) (uint32, bool) {
@@ -178,6 +186,8 @@ func parseDestination(s string) (p netip.Prefix, zero, ok bool) {
 	switch s {
 	case "default", "any", "all":
 		return netip.Prefix{}, true, true
+	case "default6": // keepalived 2.0.7's, still taken
+		return zeroPrefix(true), false, true
 	}
 	a, length, cut := strings.Cut(s, "/")
 	ip, ok := parseHost(a)
@@ -283,7 +293,7 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 			if !ok {
 				return r, false
 			}
-			p, zero, ok := parseDestination(s)
+			p, zero, ok := c.destination(s)
 			if !ok {
 				return r, c.errorf("route from %q is not an address or prefix", s)
 			}
@@ -490,7 +500,7 @@ func (b *builder) route(n *Node, static bool) (Route, bool) {
 				}
 				w = s
 			}
-			p, zero, ok := parseDestination(w)
+			p, zero, ok := c.destination(w)
 			if !ok {
 				return r, c.errorf("route: %q is neither an address nor a route keyword", w)
 			}

@@ -57,7 +57,7 @@ func (b *builder) rule(n *Node, static bool) (Rule, bool) {
 			if !ok {
 				return r, false
 			}
-			p, zero, ok := parseDestination(s)
+			p, zero, ok := c.destination(s)
 			if !ok {
 				return r, c.errorf("rule %s %q is not an address or prefix", w, s)
 			}

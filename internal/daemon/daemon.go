@@ -51,6 +51,7 @@ type Daemon struct {
 	// mailer sends smtp_alert mails; nil when none are to go out.
 	mailer       *notify.Mailer
 	noMailFaults bool
+	promoted     promoted // promote_secondaries, to put back at stop
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -67,11 +68,12 @@ type group struct {
 // multicast memberships, VMAC interfaces) without starting the protocol.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{
-		log:     log,
-		byVR:    map[*vrrp.Instance]*instance{},
-		conns:   map[bool]*netio.Conn{},
-		ifnames: map[int]string{},
-		epoch:   time.Now(),
+		log:      log,
+		byVR:     map[*vrrp.Instance]*instance{},
+		conns:    map[bool]*netio.Conn{},
+		ifnames:  map[int]string{},
+		epoch:    time.Now(),
+		promoted: promoted{},
 	}
 	d.announcer = vip.NewAnnouncer(vip.Spacing{ARP: cfg.Global.GARPInterval, NA: cfg.Global.GNAInterval}, func(dev string, err error) {
 		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
@@ -112,6 +114,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		}
 		in.notify = nt
 		in.files = d.fileValues
+		if ci.PromoteSecondaries && in.base != nil {
+			if err := d.promoted.promote(in.base.Name); err != nil {
+				d.Close()
+				return nil, err
+			}
+		}
 		d.instances = append(d.instances, in)
 		in.announcer = d.announcer
 		if !ci.TakesTraffic() {
@@ -201,7 +209,7 @@ func (d *Daemon) join(in *instance) error {
 		if err := in.conn.Join(in.base, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("vrrp_instance %s: joining %v on %s: %w", c.Name, c.Group, in.base.Name, err)
 		}
-		if in.send != in.base {
+		if in.send != in.base && !in.cfg.VMACXmitBase {
 			in.vmacGroup = c.Group
 		}
 	}
@@ -251,6 +259,9 @@ func (d *Daemon) Close() {
 		c.Close()
 	}
 	d.announcer.Close()
+	if err := d.promoted.restore(); err != nil {
+		d.log.Warn(err.Error())
+	}
 	if d.fw != nil {
 		if err := d.fw.Close(); err != nil {
 			d.log.Warn("removing the firewall table", "err", err)
@@ -606,6 +617,9 @@ func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 	if out == nil {
 		return // no interface (dynamic_interfaces): nothing can go out
 	}
+	if in.cfg.VMACXmitBase {
+		out = in.base
+	}
 	if in.cfg.UseVMAC && reason == vrrp.ReasonSteppingDown && priority != vrrp.PriorityStop {
 		// A master beaten by a higher priority says its own priority once
 		// more after the winner has announced from the virtual MAC we
@@ -618,7 +632,7 @@ func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 		var err error
 		d.buf, err = in.vr.AppendAdvert(d.buf[:0], priority, c.Source, dst)
 		if err == nil {
-			err = conn.Write(d.buf, out, c.Source, dst)
+			err = conn.WriteTTL(d.buf, out, c.Source, dst, in.cfg.UnicastTTL)
 		}
 		if err != nil {
 			d.drops.sendFailed(d, in, dst, err)

@@ -129,13 +129,22 @@ func addrOf(a net.Addr) netip.Addr {
 // Write sends a VRRP message out of the interface from src to dst (the
 // multicast group or a unicast peer), with TTL / hop limit 255.
 func (c *Conn) Write(payload []byte, ifi *net.Interface, src, dst netip.Addr) error {
+	return c.WriteTTL(payload, ifi, src, dst, vrrp.TTL)
+}
+
+// WriteTTL is Write with another TTL / hop limit for a unicast peer
+// (unicast_ttl); multicast always goes with 255.
+func (c *Conn) WriteTTL(payload []byte, ifi *net.Interface, src, dst netip.Addr, ttl uint8) error {
+	if dst.IsMulticast() {
+		ttl = vrrp.TTL
+	}
 	to := &net.IPAddr{IP: dst.AsSlice()}
 	if c.ipv6 {
 		if dst.IsLinkLocalMulticast() || dst.IsLinkLocalUnicast() {
 			// By index: a name would be looked up in the caller's namespace.
 			to.Zone = strconv.Itoa(ifi.Index)
 		}
-		_, err := c.c6.WriteTo(payload, &ipv6.ControlMessage{IfIndex: ifi.Index, Src: src.AsSlice(), HopLimit: vrrp.TTL}, to)
+		_, err := c.c6.WriteTo(payload, &ipv6.ControlMessage{IfIndex: ifi.Index, Src: src.AsSlice(), HopLimit: int(ttl)}, to)
 		return err
 	}
 	if dst.IsMulticast() {
@@ -143,7 +152,15 @@ func (c *Conn) Write(payload []byte, ifi *net.Interface, src, dst netip.Addr) er
 			return err
 		}
 	}
-	_, err := c.c4.WriteTo(payload, &ipv4.ControlMessage{IfIndex: ifi.Index, Src: src.AsSlice(), TTL: vrrp.TTL}, to)
+	if ttl != vrrp.TTL {
+		// Linux takes no TTL with the packet on an IPv4 raw socket: set
+		// it on the socket for this one (only the loop writes).
+		if err := c.c4.SetTTL(int(ttl)); err != nil {
+			return err
+		}
+		defer c.c4.SetTTL(vrrp.TTL)
+	}
+	_, err := c.c4.WriteTo(payload, &ipv4.ControlMessage{IfIndex: ifi.Index, Src: src.AsSlice()}, to)
 	return err
 }
 

@@ -38,6 +38,13 @@ type Config struct {
 	// Source is this router's address on the interface: adverts are sent
 	// from it and equal priorities are broken by comparing it.
 	Source netip.Addr
+	// Unicast: adverts go to unicast peers, not Group. Instances on one
+	// interface may share an id when their groups differ, or one is
+	// unicast.
+	Unicast bool
+	// AcceptFrom, when set, are the only sources adverts are taken from
+	// (keepalived's check_unicast_src with unicast peers).
+	AcceptFrom []netip.Addr
 	// Group is the multicast destination (vrrp_mcast_group4/6).
 	Group netip.Addr
 

@@ -31,6 +31,7 @@ var (
 	ErrOwnAddress       = errors.New("vrrp: advert carries our own source address")
 	ErrNotListening     = errors.New("vrrp: instance is not listening (init, fault or stopped)")
 	ErrUnknownVRID      = errors.New("vrrp: no instance for this virtual router on this interface")
+	ErrNotPeer          = errors.New("vrrp: advert from an address that is not a unicast peer")
 )
 
 // Stats are an instance's counters, named after keepalived's JSON/SNMP
@@ -83,6 +84,9 @@ func (in *Instance) check(pkt *Packet) error {
 	if a.VRID != c.VRID {
 		in.stats.VRIDErrors++
 		return ErrVRID
+	}
+	if len(c.AcceptFrom) > 0 && !slices.Contains(c.AcceptFrom, pkt.Src) {
+		return ErrNotPeer
 	}
 	if !in.checksumOK(pkt) {
 		in.stats.ChecksumErrors++

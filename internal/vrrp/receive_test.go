@@ -300,3 +300,64 @@ func TestTimers(t *testing.T) {
 		}
 	}
 }
+
+// check_unicast_src: adverts from an address that is not a unicast peer
+// are dropped; a peer's are taken.
+func TestReceiveOnlyFromPeers(t *testing.T) {
+	other := netip.MustParseAddr("192.0.2.77")
+	c := testConfig(func(c *Config) { c.AcceptFrom = []netip.Addr{peer} })
+	r, in := backupRouter(t, c)
+	b := advertFrom(t, c, other, self, nil)
+	if _, err := r.Receive(0, &Packet{Interface: "eth0", Src: other, Dst: self, HopLimit: 64, Payload: b}); err != ErrNotPeer {
+		t.Fatalf("advert from %v: error %v, want %v", other, err, ErrNotPeer)
+	}
+	b = advertFrom(t, c, peer, self, nil)
+	if _, err := r.Receive(0, &Packet{Interface: "eth0", Src: peer, Dst: self, HopLimit: 64, Payload: b}); err != nil {
+		t.Fatalf("advert from the peer: %v", err)
+	}
+	if in.Stats().AdvertsReceived != 1 {
+		t.Fatalf("stats %+v", in.Stats())
+	}
+}
+
+// Two instances may share an id on one interface when their multicast
+// groups differ (mcast_dst_ip), or one is unicast: each takes the adverts
+// sent to it. The same group twice is refused.
+func TestSharedVRIDOnGroups(t *testing.T) {
+	other := netip.MustParseAddr("224.0.0.99")
+	a := testConfig(nil)
+	b := testConfig(func(c *Config) {
+		c.Name, c.Group, c.Addrs = "VI_2", other, []netip.Addr{netip.MustParseAddr("192.0.2.200")}
+	})
+	u := testConfig(func(c *Config) {
+		c.Name, c.Unicast, c.Addrs = "VI_3", true, []netip.Addr{netip.MustParseAddr("192.0.2.201")}
+	})
+	r, err := NewRouter([]Config{a, b, u}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start(0)
+	for _, c := range []struct {
+		cfg  Config
+		dst  netip.Addr
+		want string
+	}{{a, a.Group, "VI_1"}, {b, other, "VI_2"}, {u, self, "VI_3"}} {
+		before := map[string]uint64{}
+		for _, in := range r.Instances() {
+			before[in.Name()] = in.Stats().AdvertsReceived
+		}
+		pkt := advertFrom(t, c.cfg, peer, c.dst, nil)
+		if _, err := r.Receive(0, &Packet{Interface: "eth0", Src: peer, Dst: c.dst, HopLimit: TTL, Payload: pkt}); err != nil {
+			t.Fatalf("advert to %v: %v", c.dst, err)
+		}
+		for _, in := range r.Instances() {
+			if got := in.Stats().AdvertsReceived - before[in.Name()]; got != map[bool]uint64{true: 1}[in.Name() == c.want] {
+				t.Errorf("advert to %v: %s took %d", c.dst, in.Name(), got)
+			}
+		}
+	}
+	b.Group = a.Group
+	if _, err := NewRouter([]Config{a, b}, nil); err == nil {
+		t.Error("two instances with one id and one group on one interface: no error")
+	}
+}

@@ -18,14 +18,25 @@ type Router struct {
 	instances []*Instance
 	byName    map[string]*Instance
 	byVRID    map[vridKey]*Instance
-	groups    []*SyncGroup
-	started   bool
-	out       []Action
-	stats     RouterStats
+	// byID is the one instance with an id on an interface, whatever its
+	// group, or nil where several share it (on different groups).
+	byID    map[idKey]*Instance
+	groups  []*SyncGroup
+	started bool
+	out     []Action
+	stats   RouterStats
 }
 
-// vridKey is what identifies a virtual router on the wire.
+// vridKey is what identifies a virtual router on the wire: its id on an
+// interface, and the multicast group its adverts go to (invalid for
+// unicast). Two instances may share an id there on different groups, as
+// keepalived lets them.
 type vridKey struct {
+	idKey
+	group netip.Addr
+}
+
+type idKey struct {
 	iface string
 	ipv6  bool
 	vrid  uint8
@@ -44,6 +55,7 @@ func NewRouter(cfgs []Config, groups []GroupConfig) (*Router, error) {
 	r := &Router{
 		byName: make(map[string]*Instance, len(cfgs)),
 		byVRID: make(map[vridKey]*Instance, len(cfgs)),
+		byID:   make(map[idKey]*Instance, len(cfgs)),
 	}
 	for _, c := range cfgs {
 		if err := c.Validate(); err != nil {
@@ -52,7 +64,10 @@ func NewRouter(cfgs []Config, groups []GroupConfig) (*Router, error) {
 		if _, dup := r.byName[c.Name]; dup {
 			return nil, fmt.Errorf("instance %s is defined twice", c.Name)
 		}
-		k := vridKey{c.Interface, c.IPv6, c.VRID}
+		k := vridKey{idKey{c.Interface, c.IPv6, c.VRID}, c.Group}
+		if c.Unicast {
+			k.group = netip.Addr{}
+		}
 		if other, dup := r.byVRID[k]; dup {
 			return nil, fmt.Errorf("instances %s and %s both use virtual_router_id %d on interface %q (%s)",
 				other.cfg.Name, c.Name, c.VRID, c.Interface, family(c.IPv6))
@@ -61,6 +76,11 @@ func NewRouter(cfgs []Config, groups []GroupConfig) (*Router, error) {
 		r.instances = append(r.instances, in)
 		r.byName[c.Name] = in
 		r.byVRID[k] = in
+		if _, shared := r.byID[k.idKey]; shared {
+			r.byID[k.idKey] = nil
+		} else {
+			r.byID[k.idKey] = in
+		}
 	}
 	for _, gc := range groups {
 		g := &SyncGroup{name: gc.Name}
@@ -152,7 +172,17 @@ func (r *Router) Receive(now time.Duration, pkt *Packet) ([]Action, error) {
 		r.stats.Malformed++
 		return r.out, ErrTooShort
 	}
-	in, ok := r.byVRID[vridKey{pkt.Interface, pkt.Src.Is6() && !pkt.Src.Is4In6(), pkt.Payload[1]}]
+	k := vridKey{idKey{pkt.Interface, pkt.Src.Is6() && !pkt.Src.Is4In6(), pkt.Payload[1]}, netip.Addr{}}
+	if pkt.Dst.IsMulticast() {
+		k.group = pkt.Dst
+	}
+	in, ok := r.byVRID[k]
+	if !ok {
+		// A unicast advert for a multicast instance, or one sent to
+		// another group: the instance with that id there, if only one.
+		in = r.byID[k.idKey]
+		ok = in != nil
+	}
 	if !ok {
 		r.stats.UnknownVRID++
 		return r.out, ErrUnknownVRID
