@@ -14,8 +14,8 @@ type options struct {
 	detail     bool
 	noSyslog   bool
 	facility   string
-	pidFile    string
-	umask      int // -1: leave it
+	pidFile    string // defaultPIDFile unless -p
+	umask      int    // -1: leave it
 	test       bool
 	dump       bool   // -d: print the configuration as understood
 	configID   string // -i: which @ID lines apply; empty: the short host name
@@ -112,7 +112,7 @@ func init() {
 // bundled short flags (-nlD), attached or separate arguments (-fFILE,
 // -f FILE, --use-file=FILE, --use-file FILE).
 func parseOptions(args []string) (*options, error) {
-	o := &options{configFile: "/etc/keepalived/keepalived.conf", pidFile: "/run/vipd.pid", umask: -1, facility: "daemon"}
+	o := &options{configFile: "/etc/keepalived/keepalived.conf", pidFile: defaultPIDFile, umask: -1, facility: "daemon"}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -214,3 +214,7 @@ const usage = `usage: vipd [OPTION...]          run VRRP as keepalived does, fro
 Accepted and without effect (vipd is one VRRP-only process): -P -B --all -I -R
 -m -r -c -b. Refused with a message: every other keepalived option.
 `
+
+// defaultPIDFile is the pid file without -p; with net_namespace NAME it
+// is /run/vipd_NAME.pid.
+const defaultPIDFile = "/run/vipd.pid"

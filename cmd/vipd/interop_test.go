@@ -335,19 +335,20 @@ func TestInteropAuthMismatch(t *testing.T) {
 	waitLog(t, r2, "(VI_KIMM) Entering MASTER STATE")
 
 	// vipd logs the first drop at once and then, for the same reason
-	// and peer, at most every 10 s with the running count: wait for the
-	// second line.
+	// and peer, at most every 10 s with the running count
+	// (TestDropLogRate): wait for the second line. keepalived may send
+	// too seldom for one (see above); then the first must do.
 	drop := regexp.MustCompile(`\(VI_KIMM\) dropped advert from 198\.18\.34\.2: vrrp: wrong password" auth_failure=(\d+)`)
 	var counts []int
-	for deadline := time.Now().Add(25 * time.Second); len(counts) < 2; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("vipd logged %d wrong-password drops in 25s, want 2 (10s apart): %v", len(counts), counts)
-		}
+	for deadline := time.Now().Add(25 * time.Second); len(counts) < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		counts = counts[:0]
 		for _, m := range drop.FindAllStringSubmatch(r1.Log(), -1) {
 			n, _ := strconv.Atoi(m[1])
 			counts = append(counts, n)
 		}
+	}
+	if len(counts) == 0 {
+		t.Fatalf("vipd logged no wrong-password drop in 25s")
 	}
 
 	// keepalived logs every one, and counts them.
@@ -357,8 +358,13 @@ func TestInteropAuthMismatch(t *testing.T) {
 	logged := strings.Count(r2.Log(), "(VI_KIMM) received an invalid passwd!")
 	t.Logf("wrong password: vipd's auth_failure %v (two log lines 10 s apart); keepalived sent %d adverts, logged %d invalid passwords, counted %d; holders %v",
 		counts, sent, logged, failures, l.Holders())
-	if counts[0] < 1 || counts[1] <= counts[0] || counts[1] > sent {
-		t.Errorf("vipd's auth_failure counts %v: want them growing, at most keepalived's %d adverts", counts, sent)
+	switch {
+	case counts[0] < 1 || counts[len(counts)-1] > sent:
+		t.Errorf("vipd's auth_failure counts %v: want at least 1, at most keepalived's %d adverts", counts, sent)
+	case len(counts) > 1 && counts[1] <= counts[0]:
+		t.Errorf("vipd's auth_failure counts %v: want them growing", counts)
+	case len(counts) == 1:
+		t.Logf("keepalived sent %d adverts, too few after vipd's first drop for a second log line", sent)
 	}
 	// vipd has advertised every second for over 10 s by now.
 	if logged < 8 || failures < 8 {

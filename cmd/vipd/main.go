@@ -89,17 +89,22 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	exists, where := interfaceLookup(cfg.Global.NetNamespace)
+	if exists == nil {
+		fmt.Fprintf(out, "warning: net_namespace %s: %s/%s does not exist on this host: vipd would not start on this host\n", cfg.Global.NetNamespace, netnsDir, cfg.Global.NetNamespace)
+		exists = func(string) bool { return true } // nothing to look in
+	}
 	for _, in := range cfg.Instances {
-		if _, err := os.Stat("/sys/class/net/" + in.VRRP.Interface); err != nil {
+		if !exists(in.VRRP.Interface) {
 			what := "vipd would not start on this host (dynamic_interfaces lets it wait for the interface)"
 			if cfg.Global.DynamicInterfaces {
 				what = "the instance waits for it in FAULT (dynamic_interfaces)"
 			}
-			fmt.Fprintf(out, "warning: %s: vrrp_instance %s: interface %s does not exist on this host: %s\n", in.Pos, in.VRRP.Name, in.VRRP.Interface, what)
+			fmt.Fprintf(out, "warning: %s: vrrp_instance %s: interface %s does not exist %s: %s\n", in.Pos, in.VRRP.Name, in.VRRP.Interface, where, what)
 		}
 		for _, t := range in.TrackInterfaces {
-			if _, err := os.Stat("/sys/class/net/" + t.Name); err != nil {
-				fmt.Fprintf(out, "warning: %s: vrrp_instance %s: tracked interface %s does not exist on this host (it counts as down)\n", t.Pos, in.VRRP.Name, t.Name)
+			if !exists(t.Name) {
+				fmt.Fprintf(out, "warning: %s: vrrp_instance %s: tracked interface %s does not exist %s (it counts as down)\n", t.Pos, in.VRRP.Name, t.Name, where)
 			}
 		}
 	}
@@ -136,6 +141,16 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	}
 	if !o.foreground {
 		return detach(stderr)
+	}
+	if ns := cfg.Global.NetNamespace; ns != "" {
+		if err := enterNetNamespace(ns); err != nil {
+			fmt.Fprintln(stderr, "vipd:", err)
+			return 1
+		}
+		if o.pidFile == defaultPIDFile {
+			// Another vipd may run in another namespace on this host.
+			o.pidFile = "/run/vipd_" + ns + ".pid"
+		}
 	}
 	switch {
 	case o.umask >= 0:

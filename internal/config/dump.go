@@ -18,6 +18,9 @@ import (
 // instance will do; reading the dump back gives the same configuration.
 func (c *Config) Dump(w io.Writer) error {
 	d := &dumper{cfg: c}
+	if c.Global.NetNamespace != "" {
+		d.line(0, "net_namespace %s", quote(c.Global.NetNamespace))
+	}
 	d.line(0, "global_defs {")
 	if c.Global.RouterID != "" {
 		d.line(1, "router_id %s", quote(c.Global.RouterID))

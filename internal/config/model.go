@@ -57,6 +57,9 @@ type Global struct {
 	MulticastGroup4, MulticastGroup6 netip.Addr
 	// Email is where e-mail alerts go (smtp_alert).
 	Email Email
+	// NetNamespace is the network namespace vipd runs in (net_namespace,
+	// a name under /run/netns as ip netns makes them); "": its own.
+	NetNamespace string
 	// DynamicInterfaces lets an instance's interface be missing at start
 	// (dynamic_interfaces): the instance waits for it in FAULT.
 	DynamicInterfaces bool
@@ -322,6 +325,16 @@ func (b *builder) top(root *Node) {
 			b.trackGroup(n)
 		case "track_file":
 			b.trackFile(n)
+		case "net_namespace":
+			switch {
+			case !b.args(n, 1, 1):
+			case b.cfg.Global.NetNamespace != "":
+				b.errorf(n.Pos, "net_namespace %s: given twice (first %s)", n.Args[0], b.cfg.Global.NetNamespace)
+			case strings.ContainsAny(n.Args[0], "/") || n.Args[0] == "." || n.Args[0] == "..":
+				b.errorf(n.Pos, "net_namespace %q: a namespace name as ip netns knows it, not a path", n.Args[0])
+			default:
+				b.cfg.Global.NetNamespace = n.Args[0]
+			}
 		default:
 			b.other(schema, n)
 		}

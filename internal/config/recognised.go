@@ -82,6 +82,8 @@ var ignorable = func() map[string]string {
 	}
 	add("only virtual servers' checkers read it, and virtual_server (an error) is not supported yet",
 		"global_defs/smtp_alert_checker")
+	add("only IPVS reads it, and virtual_server (an error) is not supported yet", "net_namespace_ipvs")
+	add("vipd sets no ipsets: it blocks addresses in its own nftables table", "namespace_with_ipsets")
 	add("vipd blocks addresses without accept mode in its own nftables table inet vipd",
 		"global_defs/vrrp_iptables", "global_defs/vrrp_ipsets", "global_defs/nftables",
 		"global_defs/nftables_priority", "global_defs/nftables_ifindex", "global_defs/nftables_counters")

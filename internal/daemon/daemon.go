@@ -660,11 +660,12 @@ type dropKey struct {
 
 const logEvery = 10 * time.Second
 
-func (l *dropLog) due(d *Daemon, k dropKey) bool {
+// due reports whether a drop (or failure) of kind k may be logged now,
+// and if so counts it logged.
+func (l *dropLog) due(now time.Duration, k dropKey) bool {
 	if l.last == nil {
 		l.last = map[dropKey]time.Duration{}
 	}
-	now := d.now()
 	if t, ok := l.last[k]; ok && now-t < logEvery {
 		return false
 	}
@@ -683,7 +684,7 @@ func (l *dropLog) note(d *Daemon, pkt *vrrp.Packet, err error) {
 			vr = in.vr
 		}
 	}
-	if !d.drops.due(d, dropKey{vr, err.Error(), pkt.Src}) {
+	if !d.drops.due(d.now(), dropKey{vr, err.Error(), pkt.Src}) {
 		return
 	}
 	if vr == nil {
@@ -697,7 +698,7 @@ func (l *dropLog) note(d *Daemon, pkt *vrrp.Packet, err error) {
 }
 
 func (l *dropLog) sendFailed(d *Daemon, in *instance, dst netip.Addr, err error) {
-	if l.due(d, dropKey{in.vr, "send: " + err.Error(), dst}) {
+	if l.due(d.now(), dropKey{in.vr, "send: " + err.Error(), dst}) {
 		d.log.Error(fmt.Sprintf("(%s) sending advert to %v", in.vr.Name(), dst), "err", err)
 	}
 }
