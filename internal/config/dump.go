@@ -46,6 +46,26 @@ func (c *Config) Dump(w io.Writer) error {
 		d.line(1, "dynamic_interfaces")
 	}
 	d.email(&c.Global.Email)
+	for _, f := range []struct {
+		keyword string
+		fifo    *FIFO
+	}{{"notify_fifo", c.Global.NotifyFIFO}, {"vrrp_notify_fifo", c.Global.VRRPNotifyFIFO}} {
+		if f.fifo == nil {
+			continue
+		}
+		line := quote(f.fifo.Path)
+		if f.fifo.User != "" {
+			line += " " + userGroup(f.fifo.User, f.fifo.Group)
+		}
+		d.line(1, "%s %s", f.keyword, line)
+		if sc := f.fifo.Script; sc != nil {
+			script := scriptText(sc.Argv)
+			if sc.User != "" {
+				script += " " + userGroup(sc.User, sc.Group)
+			}
+			d.line(1, "%s_script %s", f.keyword, script)
+		}
+	}
 	if c.Global.StartupDelay > 0 {
 		d.line(1, "vrrp_startup_delay %s", secs(c.Global.StartupDelay))
 	}
@@ -211,6 +231,7 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	d.tracked("track_file", in.TrackFiles, g.TrackFiles)
 	d.notify(&in.Notify)
 	d.line(1, "smtp_alert %v", in.SMTPAlert)
+	d.line(1, "notify_priority_changes %v", in.NotifyPriorityChanges)
 	d.vips("virtual_ipaddress", in.VIPs)
 	d.vips("virtual_ipaddress_excluded", in.Excluded)
 	d.routes("virtual_routes", in.Routes)

@@ -186,6 +186,9 @@ func (b *builder) instance(blk *Node) {
 		case "smtp_alert":
 			in.SMTPAlert = b.flag(n)
 			b.smtpAlertSet[&in.SMTPAlert] = true
+		case "notify_priority_changes":
+			in.NotifyPriorityChanges = b.flag(n)
+			b.instPriorityChanges[in] = true
 		default:
 			if !b.notify(n, "vrrp_instance "+c.Name, &in.Notify) {
 				b.other(schemaInstance, n)

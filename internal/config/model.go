@@ -55,6 +55,9 @@ type Global struct {
 	// MulticastGroup4 and MulticastGroup6 are the advert groups of
 	// instances without mcast_dst_ip (vrrp_mcast_group4/6, else RFC's).
 	MulticastGroup4, MulticastGroup6 netip.Addr
+	// NotifyFIFO and VRRPNotifyFIFO get a line per state change
+	// (notify_fifo, vrrp_notify_fifo); nil: none.
+	NotifyFIFO, VRRPNotifyFIFO *FIFO
 	// Email is where e-mail alerts go (smtp_alert).
 	Email Email
 	// NetNamespace is the network namespace vipd runs in (net_namespace,
@@ -127,6 +130,10 @@ type Instance struct {
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked // track_file, and its sync group's
 	Notify          Notify
+	// NotifyPriorityChanges writes a line to the notify FIFOs when the
+	// priority changes (notify_priority_changes, else the sync group's,
+	// else global_defs' vrrp_notify_priority_changes).
+	NotifyPriorityChanges bool
 	// SMTPAlert mails every state change (smtp_alert, else global_defs'
 	// smtp_alert_vrrp or smtp_alert).
 	SMTPAlert bool
@@ -232,7 +239,8 @@ func Load(path string, o Options) (*Config, error) {
 		return nil, err
 	}
 	b := &builder{cfg: &Config{Global: Global{Umask: -1, Email: Email{Port: "25", Timeout: 30 * time.Second}}, Warnings: tree.Warnings},
-		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{}}
+		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{},
+		groupPriorityChanges: map[*SyncGroup]bool{}, instPriorityChanges: map[*Instance]bool{}}
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -262,6 +270,11 @@ type builder struct {
 	// smtpAlertSet are the instances and groups that give their own.
 	smtpAlert    *bool
 	smtpAlertSet map[*bool]bool
+	// priorityChanges is global_defs' vrrp_notify_priority_changes, nil
+	// if not given; groupPriorityChanges a sync group's.
+	priorityChanges      *bool
+	groupPriorityChanges map[*SyncGroup]bool
+	instPriorityChanges  map[*Instance]bool // the instances that give their own
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -345,6 +358,8 @@ func (b *builder) top(root *Node) {
 	b.checkSyncGroups()
 	b.staticTracking()
 	b.smtpDefaults()
+	b.settleFIFOs()
+	b.priorityChangeDefaults()
 	for _, in := range b.cfg.Instances {
 		in.TrackScripts = b.resolveScripts("vrrp_instance "+in.VRRP.Name, in.TrackScripts)
 		for _, t := range in.TrackScripts {
@@ -560,6 +575,17 @@ func (b *builder) globalDefs(g *Node) {
 			}
 		case "no_email_faults":
 			b.cfg.Global.Email.NoFaults = b.args(n, 0, 0)
+		case "notify_fifo":
+			b.fifo(n, &b.cfg.Global.NotifyFIFO)
+		case "vrrp_notify_fifo":
+			b.fifo(n, &b.cfg.Global.VRRPNotifyFIFO)
+		case "notify_fifo_script":
+			b.fifoScript(n, &b.cfg.Global.NotifyFIFO)
+		case "vrrp_notify_fifo_script":
+			b.fifoScript(n, &b.cfg.Global.VRRPNotifyFIFO)
+		case "vrrp_notify_priority_changes":
+			v := b.flag(n)
+			b.priorityChanges = &v
 		case "smtp_alert", "smtp_alert_vrrp":
 			// smtp_alert_vrrp wins over smtp_alert wherever it is.
 			if n.Keyword == "smtp_alert" && smtpVRRP != nil {
@@ -725,6 +751,8 @@ func (b *builder) syncGroup(blk *Node) {
 		case "smtp_alert":
 			g.SMTPAlert = b.flag(n)
 			b.smtpAlertSet[&g.SMTPAlert] = true
+		case "notify_priority_changes":
+			b.groupPriorityChanges[g] = b.flag(n)
 		case "sync_group_tracking_weight", "global_tracking":
 			if n.Keyword == "global_tracking" {
 				b.warnf(n.Pos, "global_tracking is deprecated: use sync_group_tracking_weight (the same here)")

@@ -100,5 +100,10 @@ func (c *Config) Commands() []*Command {
 	for _, g := range c.SyncGroups {
 		out = append(out, g.Notify.Commands()...)
 	}
+	for _, f := range c.Global.FIFOs() {
+		if f.Script != nil {
+			out = append(out, f.Script)
+		}
+	}
 	return out
 }

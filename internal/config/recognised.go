@@ -116,8 +116,8 @@ var ignorable = func() map[string]string {
 		"global_defs/vrrp_log_priority_changes", "vrrp_instance/debug", "global_defs/debug")
 	add("vipd watches links through netlink, which tells it as soon as polling would",
 		"global_defs/linkbeat_use_polling", "vrrp_instance/linkbeat_use_polling", "linkbeat_interfaces")
-	add("only notify FIFOs and scripts read it, and configuring one is an error until they are supported",
-		"global_defs/vrrp_notify_priority_changes", "global_defs/fifo_write_vrrp_states_on_reload")
+	add("it writes the states to the FIFOs on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
+		"global_defs/fifo_write_vrrp_states_on_reload")
 	add("a definition runs nothing until an instance tracks it, and tracking is an error until it is supported",
 		"vrrp_track_process")
 	add("only HTTPS checkers read it, and virtual_server (an error) is not supported yet", "SSL")

@@ -52,6 +52,7 @@ type Daemon struct {
 	mailer       *notify.Mailer
 	noMailFaults bool
 	promoted     promoted // promote_secondaries, to put back at stop
+	fifos        []*fifo  // notify_fifo, vrrp_notify_fifo
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -79,9 +80,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
 	})
 	d.notifier = notify.NewRunner(log, 0)
-	d.mailer, d.noMailFaults = d.newMailer(cfg), cfg.Global.Email.NoFaults
 	if len(cfg.Instances) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
+	}
+	d.mailer, d.noMailFaults = d.newMailer(cfg), cfg.Global.Email.NoFaults
+	var err error
+	if d.fifos, err = openFIFOs(&cfg.Global); err != nil {
+		d.Close()
+		return nil, err
 	}
 	d.startupDelay = cfg.Global.StartupDelay
 	d.files, d.fileValues = trackedFiles(cfg), map[string]int64{}
@@ -95,7 +101,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
 		d.static = newStatics(st)
 	}
-	var err error
 	if d.checks, err = checks(cfg); err != nil {
 		d.Close()
 		return nil, err
@@ -255,6 +260,7 @@ func (d *Daemon) Close() {
 	if d.mailer != nil {
 		d.mailer.Close(stopNotifyWait)
 	}
+	closeFIFOs(d.fifos)
 	for _, c := range d.conns {
 		c.Close()
 	}
@@ -559,6 +565,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 			d.tell(in, a.To)
 		case vrrp.HeardLowerPriority:
 			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
+			d.fifoLine("INSTANCE", name, "MASTER_RX_LOWER_PRI", int(a.Instance.Priority()))
 			if c := in.notify.cfg.MasterRxLowerPri; c != nil {
 				d.notifier.Post(name, notify.Job{Cmd: in.notify.cmds[c]})
 			}
@@ -572,6 +579,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 func (d *Daemon) tell(in *instance, state vrrp.State) {
 	name := in.vr.Name()
 	d.notifier.Post(name, in.notify.jobs("INSTANCE", name, state, int(in.vr.Priority()))...)
+	d.fifoLine("INSTANCE", name, state.String(), int(in.vr.Priority()))
 	if in.cfg.SMTPAlert {
 		d.mailState("VRRP Instance "+name, false, state, &in.mailed)
 	}
@@ -590,6 +598,7 @@ func (d *Daemon) notifyGroups() {
 		d.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to %s state", name, state))
 		// A group has no priority of its own: keepalived passes 0.
 		d.notifier.Post("group "+name, g.notify.jobs("GROUP", name, state, 0)...)
+		d.fifoLine("GROUP", name, state.String(), 0)
 		if g.mail {
 			d.mailState("VRRP Group "+name, true, state, &g.mailed)
 		}

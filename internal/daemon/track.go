@@ -107,6 +107,13 @@ func (d *Daemon) applyTracking(in *instance) {
 		}
 		if is := in.vr.Priority(); is != was {
 			d.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", name, was, is))
+			if in.cfg.NotifyPriorityChanges {
+				event := "BACKUP_PRIORITY"
+				if in.vr.State() == vrrp.Master {
+					event = "MASTER_PRIORITY"
+				}
+				d.fifoLine("INSTANCE", name, event, int(is))
+			}
 		}
 		d.execute(actions)
 	}
