@@ -100,6 +100,9 @@ func (c *Config) Dump(w io.Writer) error {
 		}
 		d.line(0, "}")
 	}
+	for _, p := range c.TrackProcesses {
+		d.trackProcess(p)
+	}
 	for _, g := range c.SyncGroups {
 		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
 		d.group(g.Members)
@@ -109,6 +112,7 @@ func (c *Config) Dump(w io.Writer) error {
 		}
 		d.tracked("track_script", g.TrackScripts, nil)
 		d.tracked("track_file", g.TrackFiles, nil)
+		d.tracked("track_process", g.TrackProcesses, nil)
 		d.notify(&g.Notify)
 		d.line(1, "smtp_alert %v", g.SMTPAlert)
 		d.line(0, "}")
@@ -229,6 +233,7 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	d.tracked("track_interface", in.TrackInterfaces, g.TrackInterfaces)
 	d.tracked("track_script", in.TrackScripts, g.TrackScripts)
 	d.tracked("track_file", in.TrackFiles, g.TrackFiles)
+	d.tracked("track_process", in.TrackProcesses, g.TrackProcesses)
 	d.notify(&in.Notify)
 	d.line(1, "smtp_alert %v", in.SMTPAlert)
 	d.line(1, "notify_priority_changes %v", in.NotifyPriorityChanges)
@@ -408,6 +413,42 @@ func tracking(track bool, group string) []string {
 		w = append(w, "track_group", quote(group))
 	}
 	return w
+}
+
+// trackProcess writes a vrrp_track_process block.
+func (d *dumper) trackProcess(p *TrackProcess) {
+	d.line(0, "vrrp_track_process %s {", quote(p.Name))
+	words := []string{quote(p.Process)}
+	for _, a := range p.Params {
+		words = append(words, quote(a))
+	}
+	d.line(1, "process %s", strings.Join(words, " "))
+	switch p.ParamMatch {
+	case ParamsExact:
+		d.line(1, "param_match")
+	case ParamsPartial:
+		d.line(1, "param_match partial")
+	case ParamsInitial:
+		d.line(1, "param_match initial")
+	}
+	if p.FullCommand {
+		d.line(1, "full_command")
+	}
+	if p.Reverse {
+		d.line(1, "weight %d reverse", p.Weight)
+	} else {
+		d.line(1, "weight %d", p.Weight)
+	}
+	for _, q := range quorumText(p) {
+		d.line(1, "%s", q)
+	}
+	if p.ForkDelay > 0 {
+		d.line(1, "fork_delay %s", secs(p.ForkDelay))
+	}
+	if p.TerminateDelay > 0 {
+		d.line(1, "terminate_delay %s", secs(p.TerminateDelay))
+	}
+	d.line(0, "}")
 }
 
 // email writes global_defs' e-mail settings.

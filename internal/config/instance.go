@@ -183,6 +183,8 @@ func (b *builder) instance(blk *Node) {
 			in.TrackScripts = b.track(n, in.TrackScripts)
 		case "track_file":
 			in.TrackFiles = b.resolveFiles("vrrp_instance "+c.Name, b.track(n, in.TrackFiles))
+		case "track_process":
+			in.TrackProcesses = b.resolveProcesses("vrrp_instance "+c.Name, b.track(n, in.TrackProcesses))
 		case "smtp_alert":
 			in.SMTPAlert = b.flag(n)
 			b.smtpAlertSet[&in.SMTPAlert] = true

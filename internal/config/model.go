@@ -24,6 +24,8 @@ type Config struct {
 	// TrackFiles are the track_file definitions; only tracked ones are
 	// watched.
 	TrackFiles []*TrackFile
+	// TrackProcesses are the vrrp_track_process definitions.
+	TrackProcesses []*TrackProcess
 	// Static are the addresses, routes and rules vipd keeps in place
 	// whatever the instances' states (static_ipaddress, static_routes,
 	// static_rules).
@@ -129,6 +131,7 @@ type Instance struct {
 	TrackInterfaces []Tracked
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked // track_file, and its sync group's
+	TrackProcesses  []Tracked // track_process, and its sync group's
 	Notify          Notify
 	// NotifyPriorityChanges writes a line to the notify FIFOs when the
 	// priority changes (notify_priority_changes, else the sync group's,
@@ -142,6 +145,11 @@ type Instance struct {
 // TracksFile reports whether the instance tracks the track_file.
 func (in *Instance) TracksFile(name string) bool {
 	return slices.ContainsFunc(in.TrackFiles, func(t Tracked) bool { return t.Name == name })
+}
+
+// TracksProcess reports whether the instance tracks the vrrp_track_process.
+func (in *Instance) TracksProcess(name string) bool {
+	return slices.ContainsFunc(in.TrackProcesses, func(t Tracked) bool { return t.Name == name })
 }
 
 // TakesTraffic reports whether a master of this instance takes in
@@ -338,6 +346,8 @@ func (b *builder) top(root *Node) {
 			b.trackGroup(n)
 		case "track_file":
 			b.trackFile(n)
+		case "vrrp_track_process":
+			b.trackProcess(n)
 		case "net_namespace":
 			switch {
 			case !b.args(n, 1, 1):
@@ -697,6 +707,7 @@ type SyncGroup struct {
 	TrackInterfaces []Tracked
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked
+	TrackProcesses  []Tracked
 	Notify          Notify
 	SMTPAlert       bool // as an instance's
 	// TrackingWeight keeps the weights of what members track themselves
@@ -748,6 +759,8 @@ func (b *builder) syncGroup(blk *Node) {
 			g.TrackScripts = b.track(n, g.TrackScripts)
 		case "track_file":
 			g.TrackFiles = b.resolveFiles(owner, b.track(n, nil))
+		case "track_process":
+			g.TrackProcesses = b.resolveProcesses(owner, b.track(n, nil))
 		case "smtp_alert":
 			g.SMTPAlert = b.flag(n)
 			b.smtpAlertSet[&g.SMTPAlert] = true
@@ -809,6 +822,13 @@ func (b *builder) shareGroupTracking() {
 					in.TrackFiles = slices.Delete(in.TrackFiles, i, i+1)
 				}
 				in.TrackFiles = append(in.TrackFiles, t)
+			}
+			for _, t := range g.TrackProcesses {
+				if i := slices.IndexFunc(in.TrackProcesses, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
+					b.warnf(in.TrackProcesses[i].Pos, "vrrp_instance %s: track_process %s is tracked by vrrp_sync_group %s too: the group's line (%s) is used; remove this one", in.VRRP.Name, t.Name, g.Name, t.Pos)
+					in.TrackProcesses = slices.Delete(in.TrackProcesses, i, i+1)
+				}
+				in.TrackProcesses = append(in.TrackProcesses, t)
 			}
 			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
 			for _, t := range g.TrackScripts {

@@ -118,8 +118,6 @@ var ignorable = func() map[string]string {
 		"global_defs/linkbeat_use_polling", "vrrp_instance/linkbeat_use_polling", "linkbeat_interfaces")
 	add("it writes the states to the FIFOs on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
 		"global_defs/fifo_write_vrrp_states_on_reload")
-	add("a definition runs nothing until an instance tracks it, and tracking is an error until it is supported",
-		"vrrp_track_process")
 	add("only HTTPS checkers read it, and virtual_server (an error) is not supported yet", "SSL")
 	add("it names this keepalived instance's files (${_INSTANCE}); vipd's pid file is set with -p",
 		"instance")

@@ -53,6 +53,8 @@ var trackKinds = map[string]trackKind{
 		noreverse: true, clamp254: true, dedupe: true, resolved: true},
 	"track_file": {of: "track_file names", usage: "NAME [weight N [reverse|noreverse]]", maxWeight: 254,
 		noreverse: true, dedupe: true, resolved: true},
+	"track_process": {of: "vrrp_track_process names", usage: "NAME [weight N [reverse|noreverse]]", maxWeight: 254,
+		noreverse: true, dedupe: true, resolved: true},
 }
 
 // track reads a track_interface, track_script or track_file block:

@@ -53,6 +53,10 @@ type Daemon struct {
 	noMailFaults bool
 	promoted     promoted // promote_secondaries, to put back at stop
 	fifos        []*fifo  // notify_fifo, vrrp_notify_fifo
+	// procs counts the tracked processes (nil without any); procUp is
+	// whether each one's quorum holds, by name.
+	procs  *track.ProcessWatch
+	procUp map[string]bool
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -98,6 +102,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	for _, f := range d.files {
 		d.readFile(f)
 	}
+	d.procUp = map[string]bool{}
+	if specs := processSpecs(cfg); len(specs) > 0 {
+		d.procs = track.WatchProcesses(specs, log)
+		for i, up := range d.procs.Up() {
+			d.procUp[specs[i].Name] = up
+		}
+	}
 	if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
 		d.static = newStatics(st)
 	}
@@ -119,6 +130,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		}
 		in.notify = nt
 		in.files = d.fileValues
+		in.procUp = d.procUp
 		if ci.PromoteSecondaries && in.base != nil {
 			if err := d.promoted.promote(in.base.Name); err != nil {
 				d.Close()
@@ -261,6 +273,9 @@ func (d *Daemon) Close() {
 		d.mailer.Close(stopNotifyWait)
 	}
 	closeFIFOs(d.fifos)
+	if d.procs != nil {
+		d.procs.Close()
+	}
 	for _, c := range d.conns {
 		c.Close()
 	}
@@ -326,6 +341,10 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	var procChanges <-chan track.QuorumChange
+	if d.procs != nil {
+		procChanges = d.procs.Changes()
+	}
 	var fileChanges <-chan track.FileChange
 	if fw != nil {
 		defer fw.Close()
@@ -359,6 +378,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.linkChanged(u)
 		case l := <-losses:
 			d.putBack(l)
+		case c := <-procChanges:
+			d.processChanged(c)
 		case c, ok := <-fileChanges:
 			if !ok {
 				d.log.Error("watching tracked files failed: their changes are no longer seen")

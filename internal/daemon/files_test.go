@@ -27,3 +27,23 @@ func TestFileEffect(t *testing.T) {
 		}
 	}
 }
+
+// keepalived's reckoning of a tracked process's quorum.
+func TestProcessEffect(t *testing.T) {
+	for _, c := range []struct {
+		weight  int
+		reverse bool
+		up      bool
+		fault   bool
+		adjust  int
+	}{
+		{0, false, true, false, 0}, {0, false, false, true, 0}, {0, true, true, true, 0}, {0, true, false, false, 0},
+		{10, false, true, false, 10}, {10, false, false, false, 0}, {-60, false, false, false, -60}, {-60, false, true, false, 0},
+		{10, true, true, false, -10}, {-60, true, false, false, 60},
+	} {
+		fault, adjust := processEffect(config.Tracked{Weight: c.weight, Reverse: c.reverse}, c.up)
+		if fault != c.fault || adjust != c.adjust {
+			t.Errorf("weight %d reverse %v up %v: fault %v adjust %d, want %v %d", c.weight, c.reverse, c.up, fault, adjust, c.fault, c.adjust)
+		}
+	}
+}

@@ -34,6 +34,7 @@ type instance struct {
 	linkIsUp bool             // as last seen; a change is a fault or a recovery
 	track    tracked          // track_interface, track_script
 	files    map[string]int64 // what the tracked track_files hold, by name
+	procUp   map[string]bool  // whether the tracked processes' quorums hold, by name
 	mailed   vrrp.State       // the state last mailed (smtp_alert)
 	notify   notifiers
 

@@ -69,6 +69,11 @@ func (in *instance) wanted() (fault, onlyPending bool, priority int) {
 		fault = fault || f
 		priority += adj
 	}
+	for _, t := range in.cfg.TrackProcesses {
+		f, adj := processEffect(t, in.procUp[t.Name])
+		fault = fault || f
+		priority += adj
+	}
 	pending := false
 	for i, t := range in.cfg.TrackScripts {
 		switch v := in.track.verdicts[i]; {
