@@ -181,9 +181,9 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	if c.Source.IsValid() {
 		d.line(1, "unicast_src_ip %v", c.Source)
 	}
-	if c.AuthType == vrrp.AuthPass {
+	if c.AuthType != vrrp.AuthNone {
 		d.line(1, "authentication {")
-		d.line(2, "auth_type PASS")
+		d.line(2, "auth_type %s", map[vrrp.AuthType]string{vrrp.AuthPass: "PASS", vrrp.AuthAH: "AH"}[c.AuthType])
 		d.line(2, "auth_pass %s", quote(string(bytes.TrimRight(c.AuthPass[:], "\x00"))))
 		d.line(1, "}")
 	}

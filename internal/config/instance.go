@@ -229,6 +229,11 @@ func (b *builder) instance(blk *Node) {
 	if c.Priority == vrrp.PriorityOwner && seen["state"] == nil {
 		c.WantMaster = true
 	}
+	if c.AuthType == vrrp.AuthAH && c.WantMaster && c.Priority != vrrp.PriorityOwner {
+		// It must hear the master's AH sequence number before it sends.
+		b.warnf(seen["state"].Pos, "state MASTER with auth_type AH: started as BACKUP, as keepalived does, so that it learns the AH sequence number first")
+		c.WantMaster = false
+	}
 	in.ExtraAnnounce, in.ExtraAnnounceAll = extra.every, extra.all
 	if in.UseVMAC && in.VMACName == "" {
 		in.VMACName = "vrrp." + strconv.Itoa(int(c.VRID))
@@ -442,7 +447,7 @@ func (b *builder) authentication(blk *Node, c *vrrp.Config) {
 			case "PASS":
 				c.AuthType = vrrp.AuthPass
 			case "AH":
-				b.notSupportedAt(n.Pos, "auth_type AH")
+				c.AuthType = vrrp.AuthAH
 			default:
 				b.errorf(n.Pos, "auth_type %q: must be PASS or AH", n.Args[0])
 			}

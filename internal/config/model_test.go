@@ -150,7 +150,6 @@ func TestLoadErrors(t *testing.T) {
 			"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 5\n unicast_peer {\n  198.18.0.8\n }\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
 			"keepalived.conf:18: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
 
-		{"AH", head + " authentication {\n  auth_type AH\n }\n" + vips, "keyword auth_type AH (keepalived.conf:5) is not supported yet"},
 		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
 		{"bad lower-priority delay", head + " garp_lower_prio_delay x\n garp_lower_prio_repeat -1\n" + vips,
 			"keepalived.conf:4: garp_lower_prio_delay \"x\": must be a whole number 0..2147483647\n" +

@@ -32,6 +32,7 @@ type Daemon struct {
 	instances []*instance
 	byVR      map[*vrrp.Instance]*instance
 	conns     map[bool]*netio.Conn // by IPv6
+	ahConn    *netio.AHConn        // for auth_type AH instances; nil without any
 	ifnames   map[int]string       // interfaces adverts are heard on
 	epoch     time.Time
 	buf       []byte
@@ -206,6 +207,12 @@ func (d *Daemon) listen(in *instance) error {
 		d.conns[c.IPv6] = conn
 	}
 	in.conn = conn
+	if c.AuthType == vrrp.AuthAH && d.ahConn == nil {
+		var err error
+		if d.ahConn, err = netio.ListenAH(); err != nil {
+			return err
+		}
+	}
 	if in.base == nil {
 		d.log.Warn(fmt.Sprintf("(%s) waiting for its interface, in FAULT until then (dynamic_interfaces): %v", c.Name, in.waiting))
 		return nil
@@ -225,6 +232,11 @@ func (d *Daemon) join(in *instance) error {
 	if c.Group.IsMulticast() && len(in.cfg.UnicastPeers) == 0 {
 		if err := in.conn.Join(in.base, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("vrrp_instance %s: joining %v on %s: %w", c.Name, c.Group, in.base.Name, err)
+		}
+		if c.AuthType == vrrp.AuthAH {
+			if err := d.ahConn.Join(in.base, c.Group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("vrrp_instance %s: joining %v on %s for AH: %w", c.Name, c.Group, in.base.Name, err)
+			}
 		}
 		if in.send != in.base && !in.cfg.VMACXmitBase {
 			in.vmacGroup = c.Group
@@ -279,6 +291,9 @@ func (d *Daemon) Close() {
 	for _, c := range d.conns {
 		c.Close()
 	}
+	if d.ahConn != nil {
+		d.ahConn.Close()
+	}
 	d.announcer.Close()
 	if err := d.promoted.restore(); err != nil {
 		d.log.Warn(err.Error())
@@ -305,7 +320,12 @@ type received struct {
 	err error
 }
 
-func (d *Daemon) read(conn *netio.Conn, out chan<- received) {
+// reader is a socket adverts come in on: netio.Conn, or netio.AHConn.
+type reader interface {
+	Read(buf []byte) (netio.Received, error)
+}
+
+func (d *Daemon) read(conn reader, out chan<- received) {
 	for {
 		buf := make([]byte, 1500)
 		r, err := conn.Read(buf)
@@ -324,6 +344,9 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 	packets := make(chan received, 64)
 	for _, c := range d.conns {
 		go d.read(c, packets)
+	}
+	if d.ahConn != nil {
+		go d.read(d.ahConn, packets)
 	}
 	links, stopLinks, err := d.watchLinks()
 	if err != nil {
@@ -543,7 +566,7 @@ func (d *Daemon) receive(r netio.Received) {
 	if !ok {
 		return // an interface no instance uses (or a VMAC's copy)
 	}
-	pkt := vrrp.Packet{Interface: name, Src: r.Src, Dst: r.Dst, HopLimit: r.HopLimit, Payload: r.Payload}
+	pkt := vrrp.Packet{Interface: name, Src: r.Src, Dst: r.Dst, HopLimit: r.HopLimit, Payload: r.Payload, IPHeader: r.IPHeader}
 	actions, err := d.router.Receive(d.now(), &pkt)
 	if err != nil {
 		d.drops.note(d, &pkt, err)
@@ -660,9 +683,20 @@ func (d *Daemon) sendAdvert(in *instance, priority uint8, reason vrrp.Reason) {
 	}
 	for _, dst := range in.dsts {
 		var err error
-		d.buf, err = in.vr.AppendAdvert(d.buf[:0], priority, c.Source, dst)
-		if err == nil {
-			err = conn.WriteTTL(d.buf, out, c.Source, dst, in.cfg.UnicastTTL)
+		if c.AuthType == vrrp.AuthAH {
+			ttl := in.cfg.UnicastTTL
+			if dst.IsMulticast() {
+				ttl = vrrp.TTL
+			}
+			d.buf, err = in.vr.AppendAHPacket(d.buf[:0], priority, c.Source, dst, ttl)
+			if err == nil {
+				err = d.ahConn.Write(d.buf, out)
+			}
+		} else {
+			d.buf, err = in.vr.AppendAdvert(d.buf[:0], priority, c.Source, dst)
+			if err == nil {
+				err = conn.WriteTTL(d.buf, out, c.Source, dst, in.cfg.UnicastTTL)
+			}
 		}
 		if err != nil {
 			d.drops.sendFailed(d, in, dst, err)

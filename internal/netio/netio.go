@@ -31,6 +31,9 @@ type Received struct {
 	Src, Dst netip.Addr
 	HopLimit uint8
 	Payload  []byte // the VRRP message, IP header removed
+	// IPHeader is the IPv4 header of an AH packet (AHConn), whose
+	// Payload is the AH and the advert.
+	IPHeader []byte
 }
 
 // Listen opens a raw protocol-112 socket for IPv4 or IPv6.
@@ -166,3 +169,72 @@ func (c *Conn) WriteTTL(payload []byte, ifi *net.Interface, src, dst netip.Addr,
 
 // Close closes the socket, ending a blocked Read.
 func (c *Conn) Close() error { return c.raw.Close() }
+
+// AHConn is a raw IPv4 socket for VRRPv2 adverts in an IPsec
+// Authentication Header (IP protocol 51, keepalived's auth_type AH): the
+// AH's ICV covers the IP header, so packets are sent and received whole.
+type AHConn struct {
+	raw net.PacketConn
+	rc  *ipv4.RawConn
+}
+
+// ListenAH opens the raw protocol-51 socket.
+func ListenAH() (*AHConn, error) {
+	raw, err := net.ListenPacket("ip4:51", "")
+	if err != nil {
+		return nil, fmt.Errorf("raw IPsec AH socket: %w", err)
+	}
+	rc, err := ipv4.NewRawConn(raw)
+	if err == nil {
+		err = errors.Join(rc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true), rc.SetMulticastLoopback(false))
+	}
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return &AHConn{raw: raw, rc: rc}, nil
+}
+
+// Join subscribes the interface to a multicast group.
+func (c *AHConn) Join(ifi *net.Interface, group netip.Addr) error {
+	return c.rc.JoinGroup(ifi, &net.IPAddr{IP: group.AsSlice()})
+}
+
+// Read waits for the next packet: its IPv4 header apart, the AH and the
+// advert as payload.
+func (c *AHConn) Read(buf []byte) (Received, error) {
+	var r Received
+	h, p, cm, err := c.rc.ReadFrom(buf)
+	if err != nil {
+		return r, err
+	}
+	hdr, err := h.Marshal()
+	if err != nil {
+		return r, err
+	}
+	r.IPHeader, r.Payload, r.HopLimit = hdr, p, uint8(h.TTL)
+	r.Src, _ = netip.AddrFromSlice(h.Src.To4())
+	r.Dst, _ = netip.AddrFromSlice(h.Dst.To4())
+	if cm != nil {
+		r.IfIndex = cm.IfIndex
+	}
+	return r, nil
+}
+
+// Write sends a whole IPv4 packet out of the interface, its header as it
+// is (the kernel fills in the checksum).
+func (c *AHConn) Write(pkt []byte, ifi *net.Interface) error {
+	h, err := ipv4.ParseHeader(pkt)
+	if err != nil {
+		return err
+	}
+	if h.Dst.IsMulticast() {
+		if err := c.rc.SetMulticastInterface(ifi); err != nil {
+			return err
+		}
+	}
+	return c.rc.WriteTo(h, pkt[h.Len:], &ipv4.ControlMessage{IfIndex: ifi.Index})
+}
+
+// Close closes the socket, ending a blocked Read.
+func (c *AHConn) Close() error { return c.raw.Close() }

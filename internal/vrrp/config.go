@@ -48,8 +48,8 @@ type Config struct {
 	// Group is the multicast destination (vrrp_mcast_group4/6).
 	Group netip.Addr
 
-	AuthType AuthType // VRRPv2 only: AuthNone or AuthPass
-	AuthPass [8]byte  // zero-padded password for AuthPass
+	AuthType AuthType // VRRPv2 only: AuthNone, AuthPass or AuthAH
+	AuthPass [8]byte  // zero-padded password (AuthPass), or the ICV key (AuthAH)
 
 	ChecksumAsV2      bool // v3_checksum_as_v2: no IPv4 pseudo-header in VRRPv3
 	SkipCheckAdvAddr  bool // skip_check_adv_addr: do not compare address lists
@@ -102,8 +102,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Validation errors that callers may want to recognise.
 var (
-	ErrAuthAHUnsupported = errors.New("auth_type AH is not supported (RFC 3768 removed it; use PASS or none)")
-	ErrNoPreemptMaster   = errors.New("nopreempt needs state BACKUP: with state MASTER it would never take effect")
+	ErrNoPreemptMaster = errors.New("nopreempt needs state BACKUP: with state MASTER it would never take effect")
 )
 
 // Validate checks the config for values the protocol cannot work with.
@@ -185,7 +184,10 @@ func (c *Config) validateAuth() error {
 		}
 		return nil
 	case AuthAH:
-		return ErrAuthAHUnsupported
+		if c.Version != 2 || c.IPv6 {
+			return errors.New("auth_type AH exists for VRRPv2 over IPv4 only")
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown auth type %d", c.AuthType)
 }

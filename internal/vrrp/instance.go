@@ -37,9 +37,15 @@ type Instance struct {
 	lowerGarpTimer timer // master: second burst after hearing a lower priority
 	preemptAt      timer // backup: when preempt_delay runs out (a deadline, never fired)
 
-	groupChecksum bool   // a unicast peer checksums with the multicast group (old keepalived)
-	rx            Advert // decode buffer, reused so receiving does not allocate
-	stats         Stats
+	groupChecksum bool // a unicast peer checksums with the multicast group (old keepalived)
+	// auth_type AH: the IP id of the last packet sent, and the AH
+	// sequence number sent and received last (shared, as keepalived's),
+	// with the one of the advert being handled.
+	ipID    uint16
+	ahSeq   uint32
+	ahRxSeq uint32
+	rx      Advert // decode buffer, reused so receiving does not allocate
+	stats   Stats
 }
 
 // timer is an optional deadline on the core's clock.
@@ -120,9 +126,11 @@ func (in *Instance) AppendAdvert(b []byte, priority uint8, src, dst netip.Addr) 
 		Priority: priority,
 		Interval: c.wireInterval(),
 		AuthType: c.AuthType,
-		AuthData: c.AuthPass,
 		IPv6:     c.IPv6,
 		Addrs:    c.Addrs,
+	}
+	if c.AuthType == AuthPass {
+		a.AuthData = c.AuthPass // with AH it is the ICV's key, never sent
 	}
 	if in.groupChecksum && !dst.IsMulticast() {
 		dst = c.Group
@@ -374,6 +382,11 @@ func (in *Instance) receiveAsMaster(now time.Duration, src netip.Addr) {
 	// A lower-priority master: the other half of a healed partition, or a
 	// router that missed our adverts. Re-announce now so that clients that
 	// followed it come back, and tell it we are here (RFC 9568 §6.4.3).
+	if c.AuthType == AuthAH {
+		// Send past its sequence number, or it takes ours for replays
+		// (keepalived syncs the same way).
+		in.ahSeq = in.ahRxSeq + 1
+	}
 	in.emit(Action{Kind: HeardLowerPriority, Peer: src, Priority: a.Priority})
 	in.announce(c.GARPLowerPrioRepeat, ReasonLowerPriority)
 	if c.GARPLowerPrioDelay > 0 && c.GARPLowerPrioRepeat > 0 {

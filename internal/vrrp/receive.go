@@ -14,6 +14,10 @@ type Packet struct {
 	Src, Dst  netip.Addr
 	HopLimit  uint8 // IPv4 TTL or IPv6 hop limit
 	Payload   []byte
+	// IPHeader is the IPv4 header of a packet that came in an IPsec
+	// Authentication Header (auth_type AH), whose Payload is the AH and
+	// the advert; nil for a plain advert.
+	IPHeader []byte
 }
 
 // Reasons a received packet is dropped, beyond the decoding errors of

@@ -227,7 +227,7 @@ func TestConfigValidate(t *testing.T) {
 		mod  func(*Config)
 		err  string
 	}{
-		{"AH", func(c *Config) { c.AuthType = AuthAH }, "auth_type AH is not supported"},
+		{"AH with v3", func(c *Config) { c.Version, c.AuthType = 3, AuthAH }, "VRRPv2 over IPv4 only"},
 		{"PASS with v3", func(c *Config) { c.Version, c.AuthType = 3, AuthPass }, "version 2 only"},
 		{"nopreempt with state MASTER", func(c *Config) { c.NoPreempt, c.WantMaster = true, true }, "nopreempt needs state BACKUP"},
 		{"v2 fractional interval", func(c *Config) { c.Interval = 1500 * time.Millisecond }, "whole seconds"},

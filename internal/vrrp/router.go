@@ -168,6 +168,19 @@ func (r *Router) Start(now time.Duration) []Action {
 // means the advert was accepted, whatever it changed.
 func (r *Router) Receive(now time.Duration, pkt *Packet) ([]Action, error) {
 	r.begin()
+	ah := pkt
+	if pkt.IPHeader != nil {
+		inner, err := openAH(pkt)
+		if err != nil {
+			r.stats.Malformed++
+			return r.out, err
+		}
+		plain := *pkt
+		plain.Payload, plain.IPHeader = inner, nil
+		pkt = &plain
+	} else {
+		ah = nil
+	}
 	if len(pkt.Payload) < 2 {
 		r.stats.Malformed++
 		return r.out, ErrTooShort
@@ -190,6 +203,17 @@ func (r *Router) Receive(now time.Duration, pkt *Packet) ([]Action, error) {
 	if in.state != Backup && in.state != Master {
 		r.stats.NotListening++
 		return r.out, ErrNotListening
+	}
+	if (ah != nil) != (in.cfg.AuthType == AuthAH) {
+		// An AH packet for a plain instance or the other way round.
+		in.stats.AuthTypeMismatch++
+		return r.out, ErrAuthTypeMismatch
+	}
+	if ah != nil {
+		if err := in.checkAH(ah); err != nil {
+			in.stats.AuthFailures++
+			return r.out, err
+		}
 	}
 	if err := in.check(pkt); err != nil {
 		return r.out, err

@@ -18,7 +18,8 @@ type Instance struct {
 	Version   int           // 2 or 3
 	Interval  time.Duration // default 1s
 	NoPreempt bool
-	AuthPass  string // VRRPv2 PASS authentication, if set
+	AuthPass  string // VRRPv2 authentication, if set: PASS unless AuthType says AH
+	AuthType  string
 	VIP       netip.Prefix
 	Source    netip.Addr   // unicast_src_ip, with Peers
 	Peers     []netip.Addr // unicast_peer
@@ -58,7 +59,11 @@ func (in Instance) Config(routerID string) string {
 		b.WriteString("    nopreempt\n")
 	}
 	if in.AuthPass != "" {
-		fmt.Fprintf(&b, "    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n", in.AuthPass)
+		kind := in.AuthType
+		if kind == "" {
+			kind = "PASS"
+		}
+		fmt.Fprintf(&b, "    authentication {\n        auth_type %s\n        auth_pass %s\n    }\n", kind, in.AuthPass)
 	}
 	if in.UseVMAC {
 		b.WriteString("    use_vmac\n")
