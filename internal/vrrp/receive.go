@@ -56,6 +56,7 @@ type Stats struct {
 	AuthFailures         uint64 // auth_failure
 	IntervalErrors       uint64 // advert_interval_err
 	AddressListErrors    uint64 // addr_list_err
+	NotPeerErrors        uint64 // check_unicast_src: from an address that is not a peer
 	PriorityZeroReceived uint64 // pri_zero_rcvd
 	PriorityZeroSent     uint64 // pri_zero_sent
 }
@@ -90,6 +91,7 @@ func (in *Instance) check(pkt *Packet) error {
 		return ErrVRID
 	}
 	if len(c.AcceptFrom) > 0 && !slices.Contains(c.AcceptFrom, pkt.Src) {
+		in.stats.NotPeerErrors++
 		return ErrNotPeer
 	}
 	if !in.checksumOK(pkt) {

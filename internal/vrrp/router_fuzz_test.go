@@ -77,7 +77,46 @@ func totals(r *Router) counts {
 		c.received += s.AdvertsReceived
 		c.dropped += s.PacketLengthErrors + s.VersionErrors + s.TypeErrors + s.HopLimitErrors +
 			s.ChecksumErrors + s.VRIDErrors + s.AuthTypeInvalid + s.AuthTypeMismatch +
-			s.AuthFailures + s.IntervalErrors + s.AddressListErrors
+			s.AuthFailures + s.IntervalErrors + s.AddressListErrors + s.NotPeerErrors
 	}
 	return c
+}
+
+// FuzzRouterReceiveAH feeds arbitrary IPsec AH packets (an IPv4 header,
+// then the AH and the advert) to a router with an AH instance and a plain
+// one, with the invariants of FuzzRouterReceive.
+func FuzzRouterReceiveAH(f *testing.F) {
+	ah := testConfig(func(c *Config) { c.Name, c.VRID, c.AuthType, c.AuthPass, c.Source = "VI_AH", 7, AuthAH, pass("s3cret"), peer })
+	sender, err := NewRouter([]Config{ah}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, prio := range []uint8{100, 250, 0} {
+		pkt, err := sender.Instances()[0].AppendAHPacket(nil, prio, peer, GroupIPv4, TTL)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(pkt)
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		mine := ah
+		mine.Source = self
+		r, err := NewRouter([]Config{mine, testConfig(nil)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Start(0)
+		hdr := make([]byte, 20)
+		copy(hdr, pkt)
+		rest := pkt[min(len(pkt), 20):]
+		before := totals(r)
+		_, err = r.Receive(time.Second, &Packet{Interface: "eth0", Src: peer, Dst: GroupIPv4, HopLimit: TTL, IPHeader: hdr, Payload: rest})
+		after := totals(r)
+		if err != nil && after.dropped == before.dropped {
+			t.Fatalf("dropped (%v) but not counted", err)
+		}
+		if err == nil && after.received != before.received+1 {
+			t.Fatalf("accepted but not counted")
+		}
+	})
 }
