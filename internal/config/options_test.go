@@ -41,7 +41,9 @@ func TestInstanceOptions(t *testing.T) {
 		{"promote_secondaries", head + " promote_secondaries\n" + v4 + "}\n", "",
 			func(in *Instance) bool { return in.PromoteSecondaries }},
 		{"auth_type AH", head + " authentication {\n  auth_type AH\n  auth_pass s3cret\n }\n" + v4 + "}\n", "",
-			func(in *Instance) bool { return in.VRRP.AuthType == vrrp.AuthAH && string(in.VRRP.AuthPass[:6]) == "s3cret" }},
+			func(in *Instance) bool {
+				return in.VRRP.AuthType == vrrp.AuthAH && string(in.VRRP.AuthPass[:6]) == "s3cret"
+			}},
 		{"auth_type AH with state MASTER", head + " state MASTER\n priority 200\n authentication {\n  auth_type AH\n  auth_pass s3cret\n }\n" + v4 + "}\n",
 			"state MASTER with auth_type AH: started as BACKUP", func(in *Instance) bool { return !in.VRRP.WantMaster }},
 		{"higher_prio_send_advert false", head + " higher_prio_send_advert false\n" + v4 + "}\n", "vipd always sends one advert",

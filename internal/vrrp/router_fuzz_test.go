@@ -86,7 +86,9 @@ func totals(r *Router) counts {
 // then the AH and the advert) to a router with an AH instance and a plain
 // one, with the invariants of FuzzRouterReceive.
 func FuzzRouterReceiveAH(f *testing.F) {
-	ah := testConfig(func(c *Config) { c.Name, c.VRID, c.AuthType, c.AuthPass, c.Source = "VI_AH", 7, AuthAH, pass("s3cret"), peer })
+	ah := testConfig(func(c *Config) {
+		c.Name, c.VRID, c.AuthType, c.AuthPass, c.Source = "VI_AH", 7, AuthAH, pass("s3cret"), peer
+	})
 	sender, err := NewRouter([]Config{ah}, nil)
 	if err != nil {
 		f.Fatal(err)
