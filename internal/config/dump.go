@@ -103,6 +103,9 @@ func (c *Config) Dump(w io.Writer) error {
 	for _, p := range c.TrackProcesses {
 		d.trackProcess(p)
 	}
+	for _, f := range c.BFDs {
+		d.bfd(f)
+	}
 	for _, g := range c.SyncGroups {
 		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
 		d.group(g.Members)
@@ -113,6 +116,7 @@ func (c *Config) Dump(w io.Writer) error {
 		d.tracked("track_script", g.TrackScripts, nil)
 		d.tracked("track_file", g.TrackFiles, nil)
 		d.tracked("track_process", g.TrackProcesses, nil)
+		d.tracked("track_bfd", g.TrackBFDs, nil)
 		d.notify(&g.Notify)
 		d.line(1, "smtp_alert %v", g.SMTPAlert)
 		d.line(0, "}")
@@ -234,6 +238,7 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 	d.tracked("track_script", in.TrackScripts, g.TrackScripts)
 	d.tracked("track_file", in.TrackFiles, g.TrackFiles)
 	d.tracked("track_process", in.TrackProcesses, g.TrackProcesses)
+	d.tracked("track_bfd", in.TrackBFDs, g.TrackBFDs)
 	d.notify(&in.Notify)
 	d.line(1, "smtp_alert %v", in.SMTPAlert)
 	d.line(1, "notify_priority_changes %v", in.NotifyPriorityChanges)
@@ -447,6 +452,33 @@ func (d *dumper) trackProcess(p *TrackProcess) {
 	}
 	if p.TerminateDelay > 0 {
 		d.line(1, "terminate_delay %s", secs(p.TerminateDelay))
+	}
+	d.line(0, "}")
+}
+
+// bfd writes a bfd_instance block.
+func (d *dumper) bfd(f *BFD) {
+	d.line(0, "bfd_instance %s {", quote(f.Name))
+	d.line(1, "neighbor_ip %v", f.Neighbor)
+	if f.Source.IsValid() {
+		d.line(1, "source_ip %v", f.Source)
+	}
+	ms := func(t time.Duration) string {
+		return strconv.FormatFloat(float64(t)/float64(time.Millisecond), 'f', -1, 64)
+	}
+	d.line(1, "min_rx %s", ms(f.MinRx))
+	d.line(1, "min_tx %s", ms(f.MinTx))
+	d.line(1, "idle_tx %s", ms(f.IdleTx))
+	d.line(1, "multiplier %d", f.Multiplier)
+	if f.Passive {
+		d.line(1, "passive")
+	}
+	d.line(1, "ttl %d", f.TTL)
+	d.line(1, "max_hops %d", f.MaxHops)
+	if f.Reverse {
+		d.line(1, "weight %d reverse", f.Weight)
+	} else {
+		d.line(1, "weight %d", f.Weight)
 	}
 	d.line(0, "}")
 }

@@ -185,6 +185,8 @@ func (b *builder) instance(blk *Node) {
 			in.TrackFiles = b.resolveFiles("vrrp_instance "+c.Name, b.track(n, in.TrackFiles))
 		case "track_process":
 			in.TrackProcesses = b.resolveProcesses("vrrp_instance "+c.Name, b.track(n, in.TrackProcesses))
+		case "track_bfd":
+			in.TrackBFDs = b.resolveBFDs("vrrp_instance "+c.Name, b.track(n, in.TrackBFDs))
 		case "smtp_alert":
 			in.SMTPAlert = b.flag(n)
 			b.smtpAlertSet[&in.SMTPAlert] = true

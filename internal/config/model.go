@@ -26,6 +26,8 @@ type Config struct {
 	TrackFiles []*TrackFile
 	// TrackProcesses are the vrrp_track_process definitions.
 	TrackProcesses []*TrackProcess
+	// BFDs are the bfd_instance sessions.
+	BFDs []*BFD
 	// Static are the addresses, routes and rules vipd keeps in place
 	// whatever the instances' states (static_ipaddress, static_routes,
 	// static_rules).
@@ -132,6 +134,7 @@ type Instance struct {
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked // track_file, and its sync group's
 	TrackProcesses  []Tracked // track_process, and its sync group's
+	TrackBFDs       []Tracked // track_bfd, and its sync group's
 	Notify          Notify
 	// NotifyPriorityChanges writes a line to the notify FIFOs when the
 	// priority changes (notify_priority_changes, else the sync group's,
@@ -145,6 +148,24 @@ type Instance struct {
 // TracksFile reports whether the instance tracks the track_file.
 func (in *Instance) TracksFile(name string) bool {
 	return slices.ContainsFunc(in.TrackFiles, func(t Tracked) bool { return t.Name == name })
+}
+
+// TracksBFD reports whether the instance tracks the bfd_instance.
+func (in *Instance) TracksBFD(name string) bool {
+	return slices.ContainsFunc(in.TrackBFDs, func(t Tracked) bool { return t.Name == name })
+}
+
+// joinGroupTracking adds what a sync group tracks to a member's own
+// lines; the group's line wins over the member's for one name.
+func (b *builder) joinGroupTracking(in *Instance, g *SyncGroup, keyword string, own, group []Tracked) []Tracked {
+	for _, t := range group {
+		if i := slices.IndexFunc(own, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
+			b.warnf(own[i].Pos, "vrrp_instance %s: %s %s is tracked by vrrp_sync_group %s too: the group's line (%s) is used; remove this one", in.VRRP.Name, keyword, t.Name, g.Name, t.Pos)
+			own = slices.Delete(own, i, i+1)
+		}
+		own = append(own, t)
+	}
+	return own
 }
 
 // TracksProcess reports whether the instance tracks the vrrp_track_process.
@@ -248,7 +269,8 @@ func Load(path string, o Options) (*Config, error) {
 	}
 	b := &builder{cfg: &Config{Global: Global{Umask: -1, Email: Email{Port: "25", Timeout: 30 * time.Second}}, Warnings: tree.Warnings},
 		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{},
-		groupPriorityChanges: map[*SyncGroup]bool{}, instPriorityChanges: map[*Instance]bool{}}
+		groupPriorityChanges: map[*SyncGroup]bool{}, instPriorityChanges: map[*Instance]bool{},
+		disabled: map[string]string{}}
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -283,6 +305,9 @@ type builder struct {
 	priorityChanges      *bool
 	groupPriorityChanges map[*SyncGroup]bool
 	instPriorityChanges  map[*Instance]bool // the instances that give their own
+	// disabled are the definitions dropped for want of what makes them
+	// work, by "KIND NAME", with why.
+	disabled map[string]string
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -348,6 +373,8 @@ func (b *builder) top(root *Node) {
 			b.trackFile(n)
 		case "vrrp_track_process":
 			b.trackProcess(n)
+		case "bfd_instance":
+			b.bfdInstance(n)
 		case "net_namespace":
 			switch {
 			case !b.args(n, 1, 1):
@@ -708,6 +735,7 @@ type SyncGroup struct {
 	TrackScripts    []Tracked
 	TrackFiles      []Tracked
 	TrackProcesses  []Tracked
+	TrackBFDs       []Tracked
 	Notify          Notify
 	SMTPAlert       bool // as an instance's
 	// TrackingWeight keeps the weights of what members track themselves
@@ -761,6 +789,8 @@ func (b *builder) syncGroup(blk *Node) {
 			g.TrackFiles = b.resolveFiles(owner, b.track(n, nil))
 		case "track_process":
 			g.TrackProcesses = b.resolveProcesses(owner, b.track(n, nil))
+		case "track_bfd":
+			g.TrackBFDs = b.resolveBFDs(owner, b.track(n, nil))
 		case "smtp_alert":
 			g.SMTPAlert = b.flag(n)
 			b.smtpAlertSet[&g.SMTPAlert] = true
@@ -823,13 +853,8 @@ func (b *builder) shareGroupTracking() {
 				}
 				in.TrackFiles = append(in.TrackFiles, t)
 			}
-			for _, t := range g.TrackProcesses {
-				if i := slices.IndexFunc(in.TrackProcesses, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {
-					b.warnf(in.TrackProcesses[i].Pos, "vrrp_instance %s: track_process %s is tracked by vrrp_sync_group %s too: the group's line (%s) is used; remove this one", in.VRRP.Name, t.Name, g.Name, t.Pos)
-					in.TrackProcesses = slices.Delete(in.TrackProcesses, i, i+1)
-				}
-				in.TrackProcesses = append(in.TrackProcesses, t)
-			}
+			in.TrackProcesses = b.joinGroupTracking(in, g, "track_process", in.TrackProcesses, g.TrackProcesses)
+			in.TrackBFDs = b.joinGroupTracking(in, g, "track_bfd", in.TrackBFDs, g.TrackBFDs)
 			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
 			for _, t := range g.TrackScripts {
 				if i := slices.IndexFunc(in.TrackScripts, func(o Tracked) bool { return o.Name == t.Name }); i >= 0 {

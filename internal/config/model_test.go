@@ -136,8 +136,8 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, conf, want string
 	}{
-		{"unsupported keyword", head + " track_bfd {\n  chk\n }\n" + vips,
-			"keyword track_bfd (keepalived.conf:4) is not supported yet"},
+		{"unsupported keyword", head + " use_ipvlan\n" + vips,
+			"keyword use_ipvlan (keepalived.conf:4) is not supported yet"},
 		{"unsupported top-level block", "virtual_server 198.18.0.1 80 {\n}\n",
 			"keyword virtual_server (keepalived.conf:1) is not supported yet"},
 		{"unknown keyword", head + " priorty 100\n" + vips, "keepalived.conf:4: unknown keyword priorty in vrrp_instance"},

@@ -249,7 +249,7 @@ func (b *builder) script(blk *Node) {
 	s.Timeout = s.Interval
 	setIf(&s.Timeout, timeout)
 	if !seen {
-		b.errorf(blk.Pos, "vrrp_script %s has no script line", s.Name)
+		b.disable(blk.Pos, "vrrp_script", s.Name, "it has no script line")
 		return
 	}
 	for _, other := range b.cfg.Scripts {

@@ -55,6 +55,8 @@ var trackKinds = map[string]trackKind{
 		noreverse: true, dedupe: true, resolved: true},
 	"track_process": {of: "vrrp_track_process names", usage: "NAME [weight N [reverse|noreverse]]", maxWeight: 254,
 		noreverse: true, dedupe: true, resolved: true},
+	"track_bfd": {of: "bfd_instance names", usage: "NAME [weight N [reverse|noreverse]]", maxWeight: 253,
+		noreverse: true, dedupe: true, resolved: true},
 }
 
 // track reads a track_interface, track_script or track_file block:
@@ -127,6 +129,10 @@ func (b *builder) resolve(owner, keyword, definition, where string, ts []Tracked
 	out := ts[:0]
 	for _, t := range ts {
 		weight, reverse, ok := def(t.Name)
+		if why, off := b.disabled[definition+" "+t.Name]; !ok && off {
+			b.errorf(t.Pos, "%s: %s %s: %s %s is disabled: %s (keepalived would ignore the line)", owner, keyword, t.Name, definition, t.Name, why)
+			continue
+		}
 		if !ok {
 			b.errorf(t.Pos, "%s: %s %s: no %s %s is defined%s (keepalived would ignore the line)", owner, keyword, t.Name, definition, t.Name, where)
 			continue
@@ -137,6 +143,15 @@ func (b *builder) resolve(owner, keyword, definition, where string, ts []Tracked
 		out = append(out, t)
 	}
 	return out
+}
+
+// disable drops a definition that cannot work (a vrrp_script without a
+// script, a track_file without a file, a bfd_instance without a
+// neighbour) with a warning, as keepalived drops it; a line tracking it
+// is an error (resolve).
+func (b *builder) disable(pos Pos, definition, name, why string) {
+	b.warnf(pos, "%s %s is disabled: %s, as keepalived disables it; a line tracking it is an error", definition, name, why)
+	b.disabled[definition+" "+name] = why
 }
 
 // Script is the vrrp_script with the name, or nil.

@@ -76,7 +76,7 @@ func (b *builder) trackFile(blk *Node) {
 		}
 	}
 	if f.Path == "" {
-		b.errorf(blk.Pos, "track_file %s has no file", f.Name)
+		b.disable(blk.Pos, "track_file", f.Name, "it has no file")
 		return
 	}
 	if i := slices.IndexFunc(b.cfg.TrackFiles, func(o *TrackFile) bool { return o.Name == f.Name }); i >= 0 {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vipd/vipd/internal/bfd"
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/firewall"
 	"github.com/vipd/vipd/internal/netio"
@@ -58,6 +59,10 @@ type Daemon struct {
 	// whether each one's quorum holds, by name.
 	procs  *track.ProcessWatch
 	procUp map[string]bool
+	// bfd runs the bfd_instances (nil without any); bfdUp is whether
+	// each session is up, by name.
+	bfd   *bfd.Runner
+	bfdUp map[string]bool
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -103,7 +108,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	for _, f := range d.files {
 		d.readFile(f)
 	}
-	d.procUp = map[string]bool{}
+	d.procUp, d.bfdUp = map[string]bool{}, map[string]bool{}
+	if err := d.startBFD(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if specs := processSpecs(cfg); len(specs) > 0 {
 		d.procs = track.WatchProcesses(specs, log)
 		for i, up := range d.procs.Up() {
@@ -132,6 +141,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		in.notify = nt
 		in.files = d.fileValues
 		in.procUp = d.procUp
+		in.bfdUp = d.bfdUp
 		if ci.PromoteSecondaries && in.base != nil {
 			if err := d.promoted.promote(in.base.Name); err != nil {
 				d.Close()
@@ -288,6 +298,9 @@ func (d *Daemon) Close() {
 	if d.procs != nil {
 		d.procs.Close()
 	}
+	if d.bfd != nil {
+		d.bfd.Close() // the neighbours hear AdminDown
+	}
 	for _, c := range d.conns {
 		c.Close()
 	}
@@ -364,6 +377,10 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	var bfdChanges <-chan bfd.Change
+	if d.bfd != nil {
+		bfdChanges = d.bfd.Changes()
+	}
 	var procChanges <-chan track.QuorumChange
 	if d.procs != nil {
 		procChanges = d.procs.Changes()
@@ -403,6 +420,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.putBack(l)
 		case c := <-procChanges:
 			d.processChanged(c)
+		case c := <-bfdChanges:
+			d.bfdChanged(c)
 		case c, ok := <-fileChanges:
 			if !ok {
 				d.log.Error("watching tracked files failed: their changes are no longer seen")

@@ -35,6 +35,7 @@ type instance struct {
 	track    tracked          // track_interface, track_script
 	files    map[string]int64 // what the tracked track_files hold, by name
 	procUp   map[string]bool  // whether the tracked processes' quorums hold, by name
+	bfdUp    map[string]bool  // whether the tracked BFD sessions are up, by name
 	mailed   vrrp.State       // the state last mailed (smtp_alert)
 	notify   notifiers
 

@@ -74,6 +74,12 @@ func (in *instance) wanted() (fault, onlyPending bool, priority int) {
 		fault = fault || f
 		priority += adj
 	}
+	for _, t := range in.cfg.TrackBFDs {
+		// keepalived reckons a session's up or down as a process quorum's.
+		f, adj := processEffect(t, in.bfdUp[t.Name])
+		fault = fault || f
+		priority += adj
+	}
 	pending := false
 	for i, t := range in.cfg.TrackScripts {
 		switch v := in.track.verdicts[i]; {

@@ -142,7 +142,7 @@ func (r *Router) Start() error {
 		p, err = r.Host.Start(r.lab.Vipd, "-n", "-l", "-D", "-G", "-f", r.Conf, "-p", pid+".pid")
 	case Keepalived:
 		p, err = r.Host.Start("keepalived", "-n", "-l", "-D", "-P", "-f", r.Conf,
-			"-p", pid+".pid", "-r", pid+".vrrp.pid", "-c", pid+".check.pid")
+			"-p", pid+".pid", "-r", pid+".vrrp.pid", "-c", pid+".check.pid", "-b", pid+".bfd.pid")
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
