@@ -234,8 +234,8 @@ var deliberateDifferences = []struct {
 		"one virtual router, two address lists"},
 	{regexp.MustCompile(`IPv6 needs VRRP version 3`),
 		"IPv6 with version 2 (keepalived runs VRRPv2 over IPv6)"},
-	{regexp.MustCompile(`auth_type AH is not supported`),
-		"auth_type AH (vipd refuses it, RFC 3768 removed it)"},
+	{regexp.MustCompile(`auth_type AH exists for VRRPv2 over IPv4 only`),
+		"auth_type AH with VRRPv3 or IPv6 (keepalived ignores it)"},
 	{regexp.MustCompile(`authentication exists in VRRP version 2 only`),
 		"authentication with VRRPv3 (keepalived ignores it)"},
 	{regexp.MustCompile(`is defined twice`),
@@ -662,8 +662,11 @@ func compareDump(ka *kaDump, cfg *config.Config) []string {
 		p("nopreempt", f["Preempt"] == "disabled", c.NoPreempt)
 		p("preempt_delay", kaSeconds(strings.TrimSuffix(f["Preempt delay"], " secs")), c.PreemptDelay)
 		auth, pass := "none", ""
-		if c.AuthType == vrrp.AuthPass {
+		switch c.AuthType {
+		case vrrp.AuthPass:
 			auth, pass = "SIMPLE_PASSWORD", string(bytes.TrimRight(c.AuthPass[:], "\x00"))
+		case vrrp.AuthAH:
+			auth = "IPSEC_AH" // keepalived's dump shows no password for AH
 		}
 		if a, ok := f["Authentication type"]; ok || c.AuthType != vrrp.AuthNone {
 			p("auth_type", a, auth)
