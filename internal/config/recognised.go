@@ -83,6 +83,10 @@ var ignorable = func() map[string]string {
 	add("only virtual servers' checkers read it, and virtual_server (an error) is not supported yet",
 		"global_defs/smtp_alert_checker")
 	add("only IPVS reads it, and virtual_server (an error) is not supported yet", "net_namespace_ipvs")
+	add("it makes the checkers of virtual_server notify at start, and virtual_server (an error) is not supported yet",
+		"global_defs/rs_init_notifies")
+	add("keepalived checks the new configuration with it on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
+		"global_defs/reload_check_config")
 	add("vipd sets no ipsets: it blocks addresses in its own nftables table", "namespace_with_ipsets")
 	add("vipd blocks addresses without accept mode in its own nftables table inet vipd",
 		"global_defs/vrrp_iptables", "global_defs/vrrp_ipsets", "global_defs/nftables",
