@@ -144,13 +144,7 @@ func setIfOK[T any](dst *T) func(T, bool) {
 // resolveBFDs fills in each tracked session's weight from its
 // bfd_instance, which must come before it, as keepalived reads them.
 func (b *builder) resolveBFDs(owner string, ts []Tracked) []Tracked {
-	return b.resolve(owner, "track_bfd", "bfd_instance", " before this line", ts, func(name string) (int, bool, bool) {
-		f := b.cfg.BFD(name)
-		if f == nil {
-			return 0, false, false
-		}
-		return f.Weight, f.Reverse, true
-	})
+	return b.resolve(owner, "track_bfd", "bfd_instance", " before this line", ts, weightOf(b.cfg.BFD))
 }
 
 // BFD is the bfd_instance with the name, or nil.

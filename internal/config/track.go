@@ -114,13 +114,33 @@ func (b *builder) track(blk *Node, out []Tracked) []Tracked {
 // drops such a line with a warning, and the instance runs without the
 // check its author meant it to have.
 func (b *builder) resolveScripts(owner string, ts []Tracked) []Tracked {
-	return b.resolve(owner, "track_script", "vrrp_script", "", ts, func(name string) (int, bool, bool) {
-		s := b.cfg.Script(name)
-		if s == nil {
+	return b.resolve(owner, "track_script", "vrrp_script", "", ts, weightOf(b.cfg.Script))
+}
+
+// trackable is a definition a tracking line names: its weight and
+// reverse are the line's unless the line gives its own.
+type trackable interface {
+	comparable
+	tracking() (weight int, reverse bool)
+}
+
+func (s *Script) tracking() (int, bool)       { return s.Weight, s.Reverse }
+func (f *TrackFile) tracking() (int, bool)    { return f.Weight, f.Reverse }
+func (p *TrackProcess) tracking() (int, bool) { return p.Weight, p.Reverse }
+func (f *BFD) tracking() (int, bool)          { return f.Weight, f.Reverse }
+
+// weightOf adapts a lookup by name to resolve's: the weight and reverse
+// of the definition, and whether there is one.
+func weightOf[T trackable](find func(string) T) func(string) (int, bool, bool) {
+	return func(name string) (int, bool, bool) {
+		var none T
+		d := find(name)
+		if d == none {
 			return 0, false, false
 		}
-		return s.Weight, s.Reverse, true
-	})
+		w, r := d.tracking()
+		return w, r, true
+	}
 }
 
 // resolve fills in the weight and reverse of each tracked line that

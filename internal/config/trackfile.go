@@ -90,13 +90,7 @@ func (b *builder) trackFile(blk *Node) {
 // block, which must come before it in the file, as keepalived reads
 // them: a name not defined yet is an error.
 func (b *builder) resolveFiles(owner string, ts []Tracked) []Tracked {
-	return b.resolve(owner, "track_file", "track_file", " before this line", ts, func(name string) (int, bool, bool) {
-		f := b.cfg.TrackFile(name)
-		if f == nil {
-			return 0, false, false
-		}
-		return f.Weight, f.Reverse, true
-	})
+	return b.resolve(owner, "track_file", "track_file", " before this line", ts, weightOf(b.cfg.TrackFile))
 }
 
 // unweightFiles applies keepalived's rule for the files tracked by a

@@ -145,13 +145,7 @@ func (b *builder) trackProcess(blk *Node) {
 // vrrp_track_process, which must come before it, as keepalived reads
 // them.
 func (b *builder) resolveProcesses(owner string, ts []Tracked) []Tracked {
-	return b.resolve(owner, "track_process", "vrrp_track_process", " before this line", ts, func(name string) (int, bool, bool) {
-		p := b.cfg.TrackProcess(name)
-		if p == nil {
-			return 0, false, false
-		}
-		return p.Weight, p.Reverse, true
-	})
+	return b.resolve(owner, "track_process", "vrrp_track_process", " before this line", ts, weightOf(b.cfg.TrackProcess))
 }
 
 // TrackProcess is the vrrp_track_process with the name, or nil.
