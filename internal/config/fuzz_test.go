@@ -22,6 +22,7 @@ func FuzzLoad(f *testing.F) {
 		"vrrp_instance X { virtual_ipaddress { ::1 dev lo scope host } }",
 		"global_defs {\n enable_script_security\n umask IWGRP|IWOTH\n}\nvrrp_script c {\n script \"/bin/true x\"\n}\nvrrp_sync_group G {\n group {\n X\n }\n track_interface {\n e\n }\n}\n",
 		"vrrp_instance X {\n garp_lower_prio_delay x\n garp_lower_prio_repeat y\n track_interface {\n e weight z\n }\n}\n",
+		"virtual_server_group G {\n 10.0.0.1-9 80\n fd00::/120 53\n fwmark 3 inet6\n}\nvirtual_server group G {\n lvs_method TUN type gue port 6080\n real_server 10.0.0.9 {\n  HTTP_GET {\n   url {\n    path /\n    regex \"a(b\"\n   }\n  }\n  UDP_CHECK {\n   require_reply 1X 2\n  }\n  SMTP_CHECK {\n   host {\n    connect_ip 10.0.0.7\n   }\n  }\n }\n}\n",
 	} {
 		f.Add(seed, "include k.conf\n")
 	}

@@ -35,6 +35,12 @@ type Config struct {
 	// TrackGroups are the track_group blocks: instances that watch the
 	// interfaces of the static items naming the group.
 	TrackGroups []*TrackGroup
+	// VirtualServers are the virtual_server blocks that survived their
+	// checks, VirtualServerGroups the groups they may name.
+	VirtualServers      []*VirtualServer
+	VirtualServerGroups []*VirtualServerGroup
+	// SSL is the SSL block: what SSL_GET checkers present and trust.
+	SSL SSL
 	// Warnings are problems keepalived tolerates; they do not fail -t.
 	Warnings []*Error
 }
@@ -270,7 +276,7 @@ func Load(path string, o Options) (*Config, error) {
 	b := &builder{cfg: &Config{Global: Global{Umask: -1, Email: Email{Port: "25", Timeout: 30 * time.Second}}, Warnings: tree.Warnings},
 		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{},
 		groupPriorityChanges: map[*SyncGroup]bool{}, instPriorityChanges: map[*Instance]bool{},
-		disabled: map[string]string{}}
+		disabled: map[string]string{}, lvsSMTPSet: map[*bool]bool{}, lvsRSMethod: map[*RealServer]bool{}}
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -308,6 +314,15 @@ type builder struct {
 	// disabled are the definitions dropped for want of what makes them
 	// work, by "KIND NAME", with why.
 	disabled map[string]string
+	// LVS: groups by name, virtual servers awaiting the checks after the
+	// whole file, the smtp_alert settings given, the real servers naming
+	// their own lvs_method, and global_defs' checker alert defaults.
+	lvsGroups        map[string]*VirtualServerGroup
+	lvsPending       []pendingVS
+	lvsSMTPSet       map[*bool]bool
+	lvsRSMethod      map[*RealServer]bool
+	smtpAlertChecker *bool
+	smtpAlertPlain   *bool
 }
 
 // globalDefaults are global_defs settings that instances inherit.
@@ -375,6 +390,12 @@ func (b *builder) top(root *Node) {
 			b.trackProcess(n)
 		case "bfd_instance":
 			b.bfdInstance(n)
+		case "virtual_server_group":
+			b.virtualServerGroup(n)
+		case "virtual_server":
+			b.virtualServer(n)
+		case "SSL":
+			b.ssl(n)
 		case "net_namespace":
 			switch {
 			case !b.args(n, 1, 1):
@@ -407,6 +428,7 @@ func (b *builder) top(root *Node) {
 	}
 	b.shareGroupTracking()
 	b.crossCheck()
+	b.settleVirtualServers()
 }
 
 func validOrNil(a netip.Addr) *netip.Addr {
@@ -623,13 +645,18 @@ func (b *builder) globalDefs(g *Node) {
 		case "vrrp_notify_priority_changes":
 			v := b.flag(n)
 			b.priorityChanges = &v
+		case "smtp_alert_checker":
+			v := b.flag(n)
+			b.smtpAlertChecker = &v
 		case "smtp_alert", "smtp_alert_vrrp":
+			v := b.flag(n)
+			if n.Keyword == "smtp_alert" {
+				b.smtpAlertPlain = &v
+			}
 			// smtp_alert_vrrp wins over smtp_alert wherever it is.
 			if n.Keyword == "smtp_alert" && smtpVRRP != nil {
-				b.flag(n)
 				continue
 			}
-			v := b.flag(n)
 			b.smtpAlert = &v
 			if n.Keyword == "smtp_alert_vrrp" {
 				smtpVRRP = n

@@ -80,8 +80,6 @@ var ignorable = func() map[string]string {
 			m[p] = why
 		}
 	}
-	add("only virtual servers' checkers read it, and virtual_server (an error) is not supported yet",
-		"global_defs/smtp_alert_checker")
 	add("only IPVS reads it, and virtual_server (an error) is not supported yet", "net_namespace_ipvs")
 	add("it makes the checkers of virtual_server notify at start, and virtual_server (an error) is not supported yet",
 		"global_defs/rs_init_notifies")
@@ -122,7 +120,6 @@ var ignorable = func() map[string]string {
 		"global_defs/linkbeat_use_polling", "vrrp_instance/linkbeat_use_polling", "linkbeat_interfaces")
 	add("it writes the states to the FIFOs on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
 		"global_defs/fifo_write_vrrp_states_on_reload")
-	add("only HTTPS checkers read it, and virtual_server (an error) is not supported yet", "SSL")
 	add("it names this keepalived instance's files (${_INSTANCE}); vipd's pid file is set with -p",
 		"instance")
 	return m
