@@ -40,10 +40,10 @@ type EventKind uint8
 
 // What a pool reports.
 const (
-	RealUp      EventKind = iota // every checker of a real server passes again
-	RealDown                     // a checker of a real server failed
-	QuorumUp                     // the alive weight reached the quorum
-	QuorumDown                   // the alive weight fell below the quorum
+	RealUp     EventKind = iota // every checker of a real server passes again
+	RealDown                    // a checker of a real server failed
+	QuorumUp                    // the alive weight reached the quorum
+	QuorumDown                  // the alive weight fell below the quorum
 )
 
 func (k EventKind) String() string {
