@@ -678,21 +678,10 @@ func (b *builder) virtualServer(blk *Node) {
 			} else {
 				vs.Omega = true
 			}
-		case "quorum_up", "quorum_down":
-			dst := &vs.QuorumUp
-			if n.Keyword == "quorum_down" {
-				dst = &vs.QuorumDown
-			}
-			if *dst != nil {
-				b.errorf(n.Pos, "%s given twice", n.Keyword)
-				continue
-			}
-			if c, ok := b.command(n, "virtual_server "+vs.Describe()+" "+n.Keyword, true); ok {
-				if b.defs.scriptSecurity {
-					b.checkCommand(c, n.Keyword)
-				}
-				*dst = c
-			}
+		case "quorum_up":
+			b.serverScript(n, &vs.QuorumUp, "virtual_server "+vs.Describe())
+		case "quorum_down":
+			b.serverScript(n, &vs.QuorumDown, "virtual_server "+vs.Describe())
 		case "quorum":
 			if v, ok := b.uintArg(n, 1, math.MaxUint32); ok {
 				vs.Quorum, quorumSet = int(v), true
@@ -771,6 +760,21 @@ func (b *builder) virtualServer(blk *Node) {
 	b.lvsPending = append(b.lvsPending, pendingVS{vs: vs, methodSet: methodSet, schedSet: schedSet,
 		persistSet: persistSet, quorumSet: quorumSet, sorryMethodSet: sorryMethod != nil, defaults: d})
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
+}
+
+// serverScript reads a virtual or real server's script line (quorum_up,
+// quorum_down, notify_up, notify_down) into dst, once.
+func (b *builder) serverScript(n *Node, dst **Command, owner string) {
+	if *dst != nil {
+		b.errorf(n.Pos, "%s: %s given twice", owner, n.Keyword)
+		return
+	}
+	if c, ok := b.command(n, owner+" "+n.Keyword, true); ok {
+		if b.defs.scriptSecurity {
+			b.checkCommand(c, owner+" "+n.Keyword)
+		}
+		*dst = c
+	}
 }
 
 // dropVS leaves a virtual server out, as keepalived does.
@@ -857,21 +861,10 @@ func (b *builder) realServer(n *Node, vs *VirtualServer, vsd *checkerDefaults, v
 					d.inhibit = &v
 				}
 			}
-		case "notify_up", "notify_down":
-			dst := &rs.NotifyUp
-			if c.Keyword == "notify_down" {
-				dst = &rs.NotifyDown
-			}
-			if *dst != nil {
-				b.errorf(c.Pos, "%s given twice", c.Keyword)
-				continue
-			}
-			if cmd, ok := b.command(c, "real_server "+rs.Describe()+" "+c.Keyword, true); ok {
-				if b.defs.scriptSecurity {
-					b.checkCommand(cmd, c.Keyword)
-				}
-				*dst = cmd
-			}
+		case "notify_up":
+			b.serverScript(c, &rs.NotifyUp, "real_server "+rs.Describe())
+		case "notify_down":
+			b.serverScript(c, &rs.NotifyDown, "real_server "+rs.Describe())
 		case "smtp_alert":
 			if v, ok := b.optFlag(c); ok {
 				rs.SMTPAlert = v

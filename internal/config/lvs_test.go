@@ -127,6 +127,7 @@ func TestVirtualServerMessages(t *testing.T) {
 		{"link-local needs bind_if", vs(full + " real_server 198.18.0.11 80 {\n  TCP_CHECK {\n   connect_ip fe80::1\n  }\n }\n"), "needs bind_if", ""},
 		{"unknown group", "virtual_server group nope {\n" + full + rs + "}\n", "no virtual_server_group nope", ""},
 		{"unknown track_file", vs(full + " real_server 198.18.0.11 80 {\n  FILE_CHECK {\n   track_file f\n  }\n }\n"), "no track_file f", ""},
+		{"notify_up twice", vs(full + " real_server 198.18.0.11 80 {\n  notify_up /bin/a\n  notify_up /bin/b\n }\n"), "notify_up given twice", ""},
 		{"misspelt", vs(full + " real_server 198.18.0.11 80 {\n  TCP_CHECK {\n   conect_port 81\n  }\n }\n"), "unknown keyword conect_port", ""},
 	}
 	for _, c := range cases {
