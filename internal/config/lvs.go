@@ -653,11 +653,6 @@ func (b *builder) virtualServer(blk *Node) {
 				continue
 			}
 			vs.HasProtocol = true
-		case "ha_suspend":
-			if len(n.Args) > 0 {
-				b.warnf(n.Pos, "%s takes no value: %q is ignored and %s is on, as keepalived does", n.Keyword, strings.Join(n.Args, " "), n.Keyword)
-			}
-			vs.HASuspend = true
 		case "smtp_alert":
 			if v, ok := b.optFlag(n); ok {
 				vs.SMTPAlert = v
@@ -669,13 +664,16 @@ func (b *builder) virtualServer(blk *Node) {
 			}
 		case "snmp_name":
 			b.warnf(n.Pos, "snmp_name: vipd has no SNMP agent; nothing else changes")
-		case "alpha", "omega":
+		case "ha_suspend", "alpha", "omega":
 			if len(n.Args) > 0 {
 				b.warnf(n.Pos, "%s takes no value: %q is ignored and %s is on, as keepalived does", n.Keyword, strings.Join(n.Args, " "), n.Keyword)
 			}
-			if n.Keyword == "alpha" {
+			switch n.Keyword {
+			case "ha_suspend":
+				vs.HASuspend = true
+			case "alpha":
 				vs.Alpha = true
-			} else {
+			default:
 				vs.Omega = true
 			}
 		case "quorum_up":

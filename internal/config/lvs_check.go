@@ -522,13 +522,9 @@ func (b *builder) scriptWords(n *Node, what string) ([]string, bool) {
 		b.errorf(n.Pos, "%s: %s takes a program and its arguments", what, n.Keyword)
 		return nil, false
 	}
-	words := n.Args
-	if n.Raw != "" {
-		var err error
-		if words, err = SplitWords(n.Raw); err != nil {
-			b.errorf(n.Pos, "%s: %v", what, err)
-			return nil, false
-		}
+	words, ok := b.scriptLine(n, what)
+	if !ok {
+		return nil, false
 	}
 	if len(words) == 1 {
 		argv, err := SplitWords(words[0])

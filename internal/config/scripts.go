@@ -128,6 +128,21 @@ func digits(s string, base, max int) (v, n int) {
 	return v, n
 }
 
+// scriptLine is a script statement's words read again with keepalived's
+// script quoting; a line with a brace on it keeps the words the lexer
+// read.
+func (b *builder) scriptLine(n *Node, what string) ([]string, bool) {
+	if n.Raw == "" {
+		return n.Args, true
+	}
+	words, err := SplitWords(n.Raw)
+	if err != nil {
+		b.errorf(n.Pos, "%s: %v", what, err)
+		return nil, false
+	}
+	return words, true
+}
+
 // command reads "SCRIPT [USER [GROUP]]" (notify_*, withUser) or "SCRIPT"
 // (a vrrp_script's script): the script is one word, quoted when it has
 // arguments. Errors start with what, which says whose script it is.
@@ -136,15 +151,9 @@ func (b *builder) command(n *Node, what string, withUser bool) (*Command, bool) 
 		b.errorf(n.Pos, "%s: %s takes a script", what, n.Keyword)
 		return nil, false
 	}
-	// The line is read again with keepalived's script quoting; a line
-	// with a brace on it keeps the words the lexer read.
-	words := n.Args
-	if n.Raw != "" {
-		var err error
-		if words, err = SplitWords(n.Raw); err != nil {
-			b.errorf(n.Pos, "%s: %v", what, err)
-			return nil, false
-		}
+	words, ok := b.scriptLine(n, what)
+	if !ok {
+		return nil, false
 	}
 	argv, err := SplitWords(words[0])
 	if err == nil && len(argv) == 0 {
