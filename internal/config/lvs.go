@@ -533,7 +533,7 @@ func (b *builder) virtualServer(blk *Node) {
 		family = famOf(vs.Addr)
 	}
 	var d checkerDefaults
-	var methodSet, schedSet, persistSet, quorumSet bool
+	var methodSet bool
 	var weight = 1
 	var sorryMethod *Node
 	var reals []*Node
@@ -568,7 +568,7 @@ func (b *builder) virtualServer(blk *Node) {
 				b.errorf(n.Pos, "lvs_sched %q: must be one of %s", n.Args[0], strings.Join(lvsSchedulers, ", "))
 				continue
 			}
-			vs.Scheduler, schedSet = n.Args[0], true
+			vs.Scheduler = n.Args[0]
 		case "hashed":
 			b.errorf(n.Pos, "hashed: keepalived 2.2.7 accepts it and sets nothing; remove it")
 		case "ops":
@@ -595,11 +595,10 @@ func (b *builder) virtualServer(blk *Node) {
 		case "persistence_timeout":
 			if len(n.Args) == 0 {
 				vs.Persistence = 360 * time.Second
-				persistSet = true
 				continue
 			}
 			if v, ok := b.uintArg(n, 1, 2678400); ok {
-				vs.Persistence, persistSet = time.Duration(v)*time.Second, true
+				vs.Persistence = time.Duration(v) * time.Second
 			}
 		case "persistence_granularity":
 			if !b.args(n, 1, 1) {
@@ -682,7 +681,7 @@ func (b *builder) virtualServer(blk *Node) {
 			b.serverScript(n, &vs.QuorumDown, "virtual_server "+vs.Describe())
 		case "quorum":
 			if v, ok := b.uintArg(n, 1, math.MaxUint32); ok {
-				vs.Quorum, quorumSet = int(v), true
+				vs.Quorum = int(v)
 			}
 		case "hysteresis":
 			if v, ok := b.uintArg(n, 0, math.MaxUint32); ok {
@@ -755,8 +754,8 @@ func (b *builder) virtualServer(blk *Node) {
 		}
 	}
 	vs.IPv6 = family == 6
-	b.lvsPending = append(b.lvsPending, pendingVS{vs: vs, methodSet: methodSet, schedSet: schedSet,
-		persistSet: persistSet, quorumSet: quorumSet, sorryMethodSet: sorryMethod != nil, defaults: d})
+	b.lvsPending = append(b.lvsPending, pendingVS{vs: vs, methodSet: methodSet,
+		sorryMethodSet: sorryMethod != nil})
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
 }
 
@@ -816,10 +815,8 @@ func maskBits(m netip.Addr) (int, bool) {
 // pendingVS is what the checks after the whole file need to know about a
 // virtual server's block.
 type pendingVS struct {
-	vs                                         *VirtualServer
-	methodSet, schedSet, persistSet, quorumSet bool
-	sorryMethodSet                             bool
-	defaults                                   checkerDefaults
+	vs                        *VirtualServer
+	methodSet, sorryMethodSet bool
 }
 
 // realServer reads a real_server block.
@@ -944,12 +941,12 @@ func (b *builder) settleVirtualServers() {
 				b.warnf(vs.Pos, "%s: ops (one-packet scheduling) needs protocol UDP: ignored", where)
 				vs.OnePack = false
 			}
-			if !p.persistSet && vs.GroupName == "" && vs.Port == 0 {
+			if vs.Persistence == 0 && vs.GroupName == "" && vs.Port == 0 {
 				b.warnf(vs.Pos, "%s: port 0 (all ports) needs persistence: persistence_timeout 360 set, as keepalived does", where)
-				vs.Persistence, p.persistSet = 360*time.Second, true
+				vs.Persistence = 360 * time.Second
 			}
 		}
-		if vs.Group != nil && !p.persistSet {
+		if vs.Group != nil && vs.Persistence == 0 {
 			for _, r := range vs.Group.Ranges {
 				if r.Port == 0 {
 					b.warnf(r.Pos, "%s: group %s: an entry without a port needs persistence: persistence_timeout 360 set, as keepalived does", where, vs.GroupName)
@@ -962,7 +959,7 @@ func (b *builder) settleVirtualServers() {
 			b.warnf(vs.Pos, "%s: protocol is ignored with a firewall mark", where)
 			vs.HasProtocol = false
 		}
-		if !p.schedSet {
+		if vs.Scheduler == "" {
 			b.warnf(vs.Pos, "%s: no lvs_sched: using wlc, as keepalived does", where)
 			vs.Scheduler = "wlc"
 		}

@@ -255,3 +255,20 @@ func TestSMTPHosts(t *testing.T) {
 		t.Errorf("no deprecation warning in %v", warns)
 	}
 }
+
+// persistence_granularity alone makes a service persistent (360 s), as
+// keepalived's parser does, so port 0 needs no persistence_timeout.
+func TestGranularityImpliesPersistence(t *testing.T) {
+	cfg, errs, warns := loadLVS(t, "virtual_server 198.18.0.10 0 {\n protocol TCP\n lvs_sched rr\n lvs_method DR\n persistence_granularity 255.255.255.0\n real_server 198.18.0.11 {\n }\n}\n")
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	for _, w := range warns {
+		if strings.Contains(w, "port 0") {
+			t.Errorf("warning %q", w)
+		}
+	}
+	if vs := cfg.VirtualServers[0]; vs.Persistence != 360*time.Second || vs.PersistenceBits != 24 {
+		t.Errorf("persistence %v /%d", vs.Persistence, vs.PersistenceBits)
+	}
+}
