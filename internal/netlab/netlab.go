@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -130,10 +131,50 @@ func (l *Lab) AddHost(name string, addrs ...netip.Prefix) (*Host, error) {
 			return netlink.LinkSetUp(port)
 		})
 	}
+	if err == nil {
+		err = h.waitOperUp()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("host %s: %w", name, err)
 	}
 	return h, nil
+}
+
+// waitOperUp waits until both ends of the host's cable are operationally
+// up. Until the kernel's link watcher has seen the carrier, a link has no
+// queue and drops what is sent on it: a test's first packet would be lost
+// on a loaded machine.
+func (h *Host) waitOperUp() error {
+	operUp := func(ns netns.NsHandle, name string) (bool, error) {
+		up := false
+		err := inNS(ns, func() error {
+			l, err := netlink.LinkByName(name)
+			if err != nil {
+				return err
+			}
+			up = l.Attrs().OperState == netlink.OperUp
+			return nil
+		})
+		return up, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		hostUp, err := operUp(h.NS, "eth0")
+		if err != nil {
+			return err
+		}
+		portUp, err := operUp(h.lab.sw, h.port)
+		if err != nil {
+			return err
+		}
+		if hostUp && portUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("eth0 not up after 10s (host side up %v, switch side up %v)", hostUp, portUp)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Do runs f with the calling goroutine's thread in the host's namespace.
