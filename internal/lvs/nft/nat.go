@@ -1,0 +1,161 @@
+package nft
+
+import (
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+
+	"github.com/vipd/vipd/internal/lvs"
+)
+
+// nat returns the rules that DNAT a service's new connections (the nat
+// chain sees only their first packet; conntrack does the rest), and
+// with persistence the rules that learn where its clients went.
+//
+// Persistence is a map "persist_<service>_m<bits>" from client (source
+// address masked to PersistenceBits) to real server. A client in it is
+// DNATed there; otherwise the scheduler chooses. After dnat, every
+// packet of the service's connections (either way) writes its client and
+// real server into the map, or restarts the entry's timeout: a client
+// stays put until Persistence after its last packet, as an IPVS
+// persistence template outlives its client's last connection.
+// Only real servers that take new connections (set "active_<service>")
+// are learned, so that an old connection to a real server of weight 0
+// does not draw its client's new ones.
+func (b *batch) nat(s *service) (nat, learn [][]expr.Any, err error) {
+	m := b.match(s)
+	if len(s.slots) == 0 {
+		// IPVS answers a service without real servers so. "ct
+		// state new" (the only state this chain sees) keeps
+		// conntrack on even when no dnat is left: the kernel turns
+		// it off with its last user, and the service's established
+		// connections would lose their real servers.
+		return [][]expr.Any{cat(m,
+			&expr.Ct{Key: expr.CtKeySTATE, Register: regData},
+			&expr.Bitwise{SourceRegister: regData, DestRegister: regData, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: regData, Data: make([]byte, 4)},
+			&s.fam.reject)}, nil, nil
+	}
+	pick, err := b.pickData(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	dnat := s.dnat()
+	if s.Persistence == 0 {
+		return [][]expr.Any{cat(m, pick, dnat)}, nil, nil
+	}
+	persist := &nftables.Set{Name: s.persistMap(), IsMap: true, Timeout: s.Persistence,
+		KeyType: s.fam.addrType, DataType: s.dataType()}
+	err = b.dynamic(persist, func(e nftables.SetElement) bool { return s.active[string(e.Val)] })
+	if err != nil {
+		return nil, nil, err
+	}
+	var elems []nftables.SetElement
+	for _, r := range s.Reals {
+		if r.Weight > 0 {
+			elems = append(elems, nftables.SetElement{Key: s.data(r)})
+		}
+	}
+	active := &nftables.Set{Table: b.t, ID: b.nextID(), Name: "active_" + s.ident, Constant: true,
+		KeyType: s.dataType()}
+	if err := b.conn.AddSet(active, elems); err != nil {
+		return nil, nil, err
+	}
+	nat = [][]expr.Any{
+		cat(m, persistKey(s), get(persist), dnat),
+		cat(m, pick, dnat),
+	}
+	learn = b.learnRules(s, active, persist)
+	return nat, learn, nil
+}
+
+// pickData puts the scheduler's real server in regData.
+func (b *batch) pickData(s *service) ([]expr.Any, error) {
+	if len(s.slots) == 1 {
+		d := s.data(s.slots[0].real)
+		e := []expr.Any{&expr.Immediate{Register: regData, Data: d[:s.fam.addrLen]}}
+		if s.withPort {
+			e = append(e, &expr.Immediate{Register: regData + s.fam.addrLen/4, Data: d[s.fam.addrLen:]})
+		}
+		return e, nil
+	}
+	val := func(r lvs.Real) nftables.SetElement { return nftables.SetElement{Val: s.data(r)} }
+	m, total, err := b.schedMap(s, val, s.dataType())
+	if err != nil {
+		return nil, err
+	}
+	return cat(index(s, total), &expr.Lookup{SourceRegister: regData, DestRegister: regData, IsDestRegSet: true,
+		SetName: m.Name, SetID: m.ID}), nil
+}
+
+// dnat sends to the real server in regData.
+func (s *service) dnat() *expr.NAT {
+	n := &expr.NAT{Type: expr.NATTypeDestNAT, Family: s.fam.nfproto, RegAddrMin: regData}
+	if s.withPort {
+		n.RegProtoMin = regData + s.fam.addrLen/4
+		n.Specified = true
+	}
+	return n
+}
+
+// matchConn is the packets, either way, of the service's connections
+// that were DNATed: the conntrack entry's original tuple is the service.
+func (b *batch) matchConn(s *service) []expr.Any {
+	var e []expr.Any
+	if s.FWMark != 0 {
+		// Client to service only: the mark is on those packets.
+		e = []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: regData},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: regData, Data: binaryutil.NativeEndian.PutUint32(s.FWMark)},
+		}
+	} else {
+		e = []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDST, Direction: dirOriginal, Register: regData},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: regData, Data: s.Addr.AsSlice()},
+			&expr.Ct{Key: expr.CtKeyPROTOCOL, Register: regData},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: regData, Data: []byte{s.proto}},
+		}
+		if s.Port != 0 {
+			e = append(e,
+				&expr.Ct{Key: expr.CtKeyPROTODST, Direction: dirOriginal, Register: regData},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: regData, Data: binaryutil.BigEndian.PutUint16(s.Port)})
+		}
+	}
+	return append(e,
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: regData},
+		&expr.Bitwise{SourceRegister: regData, DestRegister: regData, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: regData, Data: make([]byte, 4)},
+	)
+}
+
+// learnRules write the client and real server of a packet of a DNATed
+// connection into the persistence map, from the packet's headers (which
+// dnat has rewritten by now): client to real server in the original
+// direction, the other way round in the reply direction.
+func (b *batch) learnRules(s *service, active, persist *nftables.Set) [][]expr.Any {
+	f := s.fam
+	var out [][]expr.Any
+	for _, dir := range []struct {
+		ct                  byte
+		client, real, rport uint32
+	}{
+		{dirOriginal, f.saddr, f.daddr, 2},
+		{dirReply, f.daddr, f.saddr, 0},
+	} {
+		e := cat(b.matchConn(s),
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: regData},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: regData, Data: []byte{dir.ct}},
+			&expr.Payload{DestRegister: regData, Base: expr.PayloadBaseNetworkHeader, Offset: dir.real, Len: f.addrLen})
+		if s.withPort {
+			e = append(e, &expr.Payload{DestRegister: regData + f.addrLen/4, Base: expr.PayloadBaseTransportHeader,
+				Offset: dir.rport, Len: 2})
+		}
+		e = cat(e, has(active, regData),
+			&expr.Payload{DestRegister: regKey, Base: expr.PayloadBaseNetworkHeader, Offset: dir.client, Len: f.addrLen},
+			mask(s), update(persist))
+		out = append(out, e)
+	}
+	return out
+}

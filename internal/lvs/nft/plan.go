@@ -1,0 +1,290 @@
+package nft
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/lvs"
+)
+
+// family is what differs between the ip and ip6 tables.
+type family struct {
+	name         string
+	table        nftables.TableFamily
+	nfproto      uint32
+	addrLen      uint32
+	saddr, daddr uint32 // offsets in the network header
+	addrType     nftables.SetDatatype
+	reject       expr.Reject // ICMP port unreachable, as IPVS sends
+}
+
+var (
+	ipv4 = &family{name: "ip", table: nftables.TableFamilyIPv4, nfproto: unix.NFPROTO_IPV4, addrLen: 4,
+		saddr: 12, daddr: 16, addrType: nftables.TypeIPAddr,
+		reject: expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3}}
+	ipv6 = &family{name: "ip6", table: nftables.TableFamilyIPv6, nfproto: unix.NFPROTO_IPV6, addrLen: 16,
+		saddr: 8, daddr: 24, addrType: nftables.TypeIP6Addr,
+		reject: expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 4}}
+	families = []*family{ipv4, ipv6}
+)
+
+// service is a validated lvs.Service with what its rules need.
+type service struct {
+	lvs.Service
+	fam    *family
+	name   string // for messages: "TCP 192.0.2.1:80", "fwmark 3 (IPv4)"
+	ident  string // for map names: "tcp_192_0_2_1_80", "fwmark3"
+	proto  byte
+	method lvs.Method
+	sched  string // one of the exact ones
+	slots  []slot
+	// withPort: NAT data is address.port, else address alone (DR, or
+	// a service without ports keeping the client's).
+	withPort bool
+	// active holds the real servers that take new connections
+	// (weight > 0) as map data.
+	active   map[string]bool
+	maskBits int
+}
+
+func protoNumber(p lvs.Protocol) (byte, bool) {
+	switch p {
+	case lvs.TCP:
+		return unix.IPPROTO_TCP, true
+	case lvs.UDP:
+		return unix.IPPROTO_UDP, true
+	case lvs.SCTP:
+		return unix.IPPROTO_SCTP, true
+	}
+	return 0, false
+}
+
+// plan validates every service before anything is sent, so that a bad
+// one leaves the running program alone.
+func plan(services []lvs.Service) ([]*service, error) {
+	out := make([]*service, 0, len(services))
+	seen := map[string]bool{}
+	for i := range services {
+		s, err := planOne(services[i])
+		if err != nil {
+			return nil, err
+		}
+		key := s.fam.name + " " + s.ident
+		if seen[key] {
+			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrDuplicate)
+		}
+		seen[key] = true
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func planOne(in lvs.Service) (*service, error) {
+	s := &service{Service: in, fam: ipv4}
+	s.Addr = s.Addr.Unmap()
+	// Reals is rewritten below: it must not alias the caller's.
+	s.Reals = append([]lvs.Real(nil), in.Reals...)
+	proto, ok := protoNumber(s.Protocol)
+	switch {
+	case s.FWMark != 0:
+		if s.IPv6 {
+			s.fam = ipv6
+		}
+		s.name = fmt.Sprintf("fwmark %d (%s)", s.FWMark, map[bool]string{false: "IPv4", true: "IPv6"}[s.IPv6])
+		s.ident = fmt.Sprintf("fwmark%d", s.FWMark)
+	default:
+		if s.Addr.Is6() {
+			s.fam = ipv6
+		}
+		s.name = fmt.Sprintf("%v %v", s.Protocol, netip.AddrPortFrom(s.Addr, s.Port))
+		s.ident = fmt.Sprintf("%s_%s_%d", strings.ToLower(s.Protocol.String()), addrIdent(s.Addr), s.Port)
+	}
+	bad := func(format string, args ...any) (*service, error) {
+		return nil, fmt.Errorf("virtual service %s: %w: %s", s.name, ErrService, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.FWMark != 0 && s.Addr.IsValid():
+		return bad("both an address and a fwmark")
+	case s.FWMark == 0 && !s.Addr.IsValid():
+		return bad("neither an address nor a fwmark")
+	case !ok:
+		return bad("protocol %v", s.Protocol)
+	case s.Persistence < 0 || s.Persistence > math.MaxUint32*time.Millisecond:
+		return bad("persistence timeout %v", s.Persistence)
+	}
+	s.proto = proto
+	nearest, _ := Approximates(s.Scheduler)
+	if nearest == "" {
+		return nil, fmt.Errorf("virtual service %s: %w %q", s.name, ErrScheduler, s.Scheduler)
+	}
+	s.sched = nearest
+	s.maskBits = s.PersistenceBits
+	if s.maskBits == 0 {
+		s.maskBits = int(s.fam.addrLen * 8)
+	}
+	if s.maskBits < 0 || s.maskBits > int(s.fam.addrLen*8) {
+		return bad("persistence granularity /%d", s.PersistenceBits)
+	}
+	var total uint64
+	seen, seenAddr := map[netip.AddrPort]bool{}, map[netip.Addr]bool{}
+	for i, r := range s.Reals {
+		r.Addr = r.Addr.Unmap()
+		s.Reals[i] = r
+		id := netip.AddrPortFrom(r.Addr, r.Port)
+		switch {
+		case r.Method == lvs.TUN:
+			return nil, fmt.Errorf("virtual service %s, real server %v: %w", s.name, id, ErrTUN)
+		case r.Method != lvs.NAT && r.Method != lvs.DR:
+			return bad("real server %v: method %v", id, r.Method)
+		case i > 0 && r.Method != s.Reals[0].Method:
+			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrMixedMethod)
+		case !r.Addr.IsValid() || r.Addr.Is6() != (s.fam == ipv6):
+			return bad("real server %v: not an %s address", id, s.fam.name)
+		case r.Weight < 0:
+			return bad("real server %v: weight %d", id, r.Weight)
+		case seen[id] || r.Method == lvs.DR && seenAddr[r.Addr]:
+			// DR sends to an address: its port cannot tell two apart.
+			return bad("real server %v twice", id)
+		}
+		seen[id], seenAddr[r.Addr] = true, true
+		total += uint64(r.Weight)
+	}
+	if total > math.MaxUint32 {
+		return bad("weights add up to %d", total)
+	}
+	if len(s.Reals) > 0 {
+		s.method = s.Reals[0].Method
+	}
+	if s.method == lvs.NAT {
+		if s.OnePacket {
+			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrOnePacket)
+		}
+		with, without := 0, 0
+		for _, r := range s.Reals {
+			if s.realPort(r) != 0 {
+				with++
+			} else {
+				without++
+			}
+		}
+		if with > 0 && without > 0 {
+			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrMixedPorts)
+		}
+		s.withPort = with > 0
+	}
+	s.slots = slots(s.sched, s.Reals)
+	s.active = map[string]bool{}
+	for _, r := range s.Reals {
+		if r.Weight > 0 {
+			s.active[string(s.data(r))] = true
+		}
+	}
+	return s, nil
+}
+
+// realPort is where NAT sends a real server's connections: its own port,
+// else the service's; 0 keeps the client's destination port.
+func (s *service) realPort(r lvs.Real) uint16 {
+	if r.Port != 0 {
+		return r.Port
+	}
+	return s.Port
+}
+
+// data is a real server as map data: its address, and for NAT with
+// ports the port in a register of its own (concatenations pad to 32
+// bits).
+func (s *service) data(r lvs.Real) []byte {
+	b := r.Addr.AsSlice()
+	if s.withPort {
+		b = binary.BigEndian.AppendUint16(b, s.realPort(r))
+		b = append(b, 0, 0)
+	}
+	return b
+}
+
+func (s *service) dataType() nftables.SetDatatype {
+	if s.withPort {
+		return nftables.MustConcatSetType(s.fam.addrType, nftables.TypeInetService)
+	}
+	return s.fam.addrType
+}
+
+// persistMap names a NAT service's persistence map. The granularity is
+// in the name: entries masked differently must not be carried over.
+func (s *service) persistMap() string {
+	return fmt.Sprintf("persist_%s_m%d", s.ident, s.maskBits)
+}
+
+// persistSet names a DR service's persistence set of one real server.
+func (s *service) persistSet(r lvs.Real) string {
+	return fmt.Sprintf("persist_%s_m%d_%s", s.ident, s.maskBits, addrIdent(r.Addr))
+}
+
+// flowSet names a DR service's set of the connections of one real server.
+func (s *service) flowSet(r lvs.Real) string {
+	return fmt.Sprintf("flows_%s_%s", s.ident, addrIdent(r.Addr))
+}
+
+// drChain names a DR service's chain that sends new connections to one
+// real server.
+func (s *service) drChain(r lvs.Real) string {
+	return fmt.Sprintf("dr_%s_%s", s.ident, addrIdent(r.Addr))
+}
+
+// dynamicSets names the sets and maps of the service that the packet
+// path fills, whose entries an Apply carries over.
+func (s *service) dynamicSets() []string {
+	if s.method == lvs.NAT {
+		if s.Persistence > 0 {
+			return []string{s.persistMap()}
+		}
+		return nil
+	}
+	var out []string
+	for _, r := range s.Reals {
+		if !s.OnePacket {
+			out = append(out, s.flowSet(r))
+		}
+		if s.Persistence > 0 && r.Weight > 0 {
+			out = append(out, s.persistSet(r))
+		}
+	}
+	return out
+}
+
+func addrIdent(a netip.Addr) string {
+	return strings.NewReplacer(".", "_", ":", "_").Replace(a.String())
+}
+
+// flowKeyType is what identifies a connection of the service: the client
+// address and port, plus the destination port for a service of all
+// ports, plus everything for a fwmark service (which covers any address
+// and protocol).
+func (s *service) flowKeyType() nftables.SetDatatype {
+	a, port := s.fam.addrType, nftables.TypeInetService
+	switch {
+	case s.FWMark != 0:
+		return nftables.MustConcatSetType(nftables.TypeInetProto, a, a, port, port)
+	case s.Port == 0:
+		return nftables.MustConcatSetType(a, port, port)
+	}
+	return nftables.MustConcatSetType(a, port)
+}
+
+// flowTimeout is how long a DR connection is remembered after its last
+// packet: IPVS's established TCP timeout, its UDP timeout.
+func (s *service) flowTimeout() time.Duration {
+	if s.FWMark == 0 && s.Protocol == lvs.UDP {
+		return 300 * time.Second
+	}
+	return 900 * time.Second
+}
