@@ -138,6 +138,7 @@ func (c *Config) Dump(w io.Writer) error {
 		}
 		d.instance(in, g)
 	}
+	d.lvs(c)
 	_, err := w.Write(d.buf.Bytes())
 	return err
 }

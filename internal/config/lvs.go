@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ type VirtualServer struct {
 	SchedFlags                  [3]bool
 	HashPort, Fallback, OnePack bool
 	Method                      lvs.Method
-	Tunnel                      Tunnel
+	Tunnel                      lvs.Tunnel
 	// PersistenceEngine is persistence_engine (IPVS's "sip"); "": none.
 	PersistenceEngine string
 	Persistence       time.Duration
@@ -82,15 +83,6 @@ type VirtualServer struct {
 	SMTPAlert   bool
 }
 
-// Tunnel is the encapsulation of lvs_method TUN: Type "ipip" (default),
-// "gue" with Port, or "gre"; Checksum "nocsum" (default), "csum" or
-// "remcsum".
-type Tunnel struct {
-	Type     string
-	Port     uint16
-	Checksum string
-}
-
 // RealServer is a real_server block, or a virtual server's sorry_server.
 type RealServer struct {
 	Pos    Pos
@@ -98,7 +90,7 @@ type RealServer struct {
 	Port   uint16
 	Weight int
 	Method lvs.Method
-	Tunnel Tunnel
+	Tunnel lvs.Tunnel
 	// UpperThreshold and LowerThreshold bound its connections (0: none).
 	UpperThreshold, LowerThreshold uint32
 	// Inhibit keeps a failed real server in the table with weight 0
@@ -309,7 +301,10 @@ func (b *builder) virtualServerGroup(blk *Node) {
 	}
 	switch {
 	case len(g.Ranges) == 0 && len(g.FWMarks) == 0:
-		b.errorf(blk.Pos, "virtual_server_group %s has no entries", g.Name)
+		// keepalived removes it, and any virtual server naming it.
+		b.warnf(blk.Pos, "virtual_server_group %s has no entries: ignored, as keepalived ignores it", g.Name)
+		b.lvsGroups[g.Name] = nil // defined, but as nothing
+		return
 	case v4 && v6 && noFamily:
 		b.errorf(blk.Pos, "virtual_server_group %s holds IPv4, IPv6 and a fwmark without a family: give the fwmark inet or inet6", g.Name)
 	}
@@ -432,7 +427,7 @@ func lastOf(p netip.Prefix) netip.Addr {
 }
 
 // lvsMethod reads NAT|DR|TUN and, for TUN, its tunnel options.
-func (b *builder) lvsMethod(n *Node, m *lvs.Method, t *Tunnel) {
+func (b *builder) lvsMethod(n *Node, m *lvs.Method, t *lvs.Tunnel) {
 	if len(n.Args) == 0 || n.Block {
 		b.errorf(n.Pos, "%s takes NAT, DR or TUN", n.Keyword)
 		return
@@ -446,10 +441,24 @@ func (b *builder) lvsMethod(n *Node, m *lvs.Method, t *Tunnel) {
 	case "TUN":
 		method = lvs.TUN
 	default:
+		if strings.EqualFold(n.Args[0], "NAT") {
+			// What was meant is plain, and is what keepalived's
+			// default usually gives.
+			b.warnf(n.Pos, "%s %q: keepalived knows only NAT, DR and TUN, in capitals, and ignores the line, as vipd does: write NAT", n.Keyword, n.Args[0])
+			return
+		}
 		b.errorf(n.Pos, "%s %q: must be NAT, DR or TUN", n.Keyword, n.Args[0])
 		return
 	}
-	tun := Tunnel{Type: "ipip", Checksum: "nocsum"}
+	if method != lvs.TUN {
+		if len(n.Args) > 1 {
+			b.errorf(n.Pos, "%s %s: tunnel options (%s) apply to TUN only", n.Keyword, n.Args[0], strings.Join(n.Args[1:], " "))
+			return
+		}
+		*m, *t = method, lvs.Tunnel{}
+		return
+	}
+	tun := lvs.Tunnel{Type: "ipip", Checksum: "nocsum"}
 	if t.Type != "" {
 		tun = *t
 	}
@@ -907,7 +916,13 @@ func (b *builder) settleVirtualServers() {
 		vs := p.vs
 		where := "virtual_server " + vs.Describe()
 		if vs.GroupName != "" {
-			vs.Group = b.lvsGroups[vs.GroupName]
+			g, defined := b.lvsGroups[vs.GroupName]
+			if defined && g == nil {
+				b.warnf(vs.Pos, "%s: virtual_server_group %s has no entries: ignored, as keepalived ignores it", where, vs.GroupName)
+				b.dropVS(vs)
+				continue
+			}
+			vs.Group = g
 			if vs.Group == nil {
 				b.errorf(vs.Pos, "%s: no virtual_server_group %s is defined", where, vs.GroupName)
 				continue
@@ -957,7 +972,7 @@ func (b *builder) settleVirtualServers() {
 		}
 		if vs.HasProtocol && fwmarkOnly {
 			b.warnf(vs.Pos, "%s: protocol is ignored with a firewall mark", where)
-			vs.HasProtocol = false
+			vs.HasProtocol, vs.Protocol = false, 0
 		}
 		if vs.Scheduler == "" {
 			b.warnf(vs.Pos, "%s: no lvs_sched: using wlc, as keepalived does", where)
@@ -968,6 +983,7 @@ func (b *builder) settleVirtualServers() {
 		}
 		b.settleReals(vs, p)
 		b.resolveCheckerRefs(vs)
+		b.dataplaneLimits(vs)
 		if !balancing {
 			b.notSupportedAt(vs.Pos, "virtual_server")
 		}
@@ -976,7 +992,32 @@ func (b *builder) settleVirtualServers() {
 
 // balancing says whether the daemon balances virtual servers; until it
 // does, a file with one fails -t after every check above has run.
-const balancing = false
+const balancing = true
+
+// dataplaneLimits refuses what vipd's nftables dataplane cannot do,
+// which IPVS would: tunnelling, one-packet scheduling through NAT, and
+// real servers of one virtual server reached by different methods.
+func (b *builder) dataplaneLimits(vs *VirtualServer) {
+	servers := vs.Reals
+	if vs.Sorry != nil {
+		servers = append(append([]*RealServer(nil), servers...), vs.Sorry)
+	}
+	mixed := false
+	for _, rs := range servers {
+		if rs.Method == lvs.TUN {
+			b.notSupportedAt(rs.Pos, "lvs_method TUN")
+		}
+		if rs.Method != servers[0].Method {
+			mixed = true
+		}
+		if vs.OnePack && rs.Method == lvs.NAT {
+			b.notSupportedAt(rs.Pos, "ops with lvs_method NAT")
+		}
+	}
+	if mixed {
+		b.notSupportedAt(vs.Pos, "lvs_method differing between the real servers of one virtual_server")
+	}
+}
 
 // resolveCheckerRefs checks that FILE_CHECK and BFD_CHECK name what is
 // defined.
@@ -1091,6 +1132,17 @@ func (b *builder) settleReals(vs *VirtualServer, p pendingVS) {
 	if vs.Sorry != nil {
 		check(vs.Sorry, "sorry_server")
 	}
+	// A port set back can make two real servers one.
+	kept = vs.Reals[:0]
+	for _, rs := range vs.Reals {
+		i := slices.IndexFunc(kept, func(o *RealServer) bool { return o.Addr == rs.Addr && o.Port == rs.Port })
+		if i >= 0 {
+			b.warnf(rs.Pos, "%s: real_server %s: with its port set back it is the real server at %s: ignored", where, rs.Describe(), kept[i].Pos)
+			continue
+		}
+		kept = append(kept, rs)
+	}
+	vs.Reals = kept
 }
 
 // checkerSMTPDefault is the smtp_alert of a virtual or real server that

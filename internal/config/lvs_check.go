@@ -757,6 +757,9 @@ func (b *builder) ssl(blk *Node) {
 			continue
 		}
 		*dst = n.Args[0]
+		if n.Keyword == "password" {
+			b.notSupportedAt(n.Pos, "SSL password (an encrypted private key)")
+		}
 	}
 	b.cfg.SSL = s
 }

@@ -156,6 +156,26 @@ func (in *Instance) TracksFile(name string) bool {
 	return slices.ContainsFunc(in.TrackFiles, func(t Tracked) bool { return t.Name == name })
 }
 
+// TracksFile reports whether an instance or a FILE_CHECK tracks the
+// track_file.
+func (c *Config) TracksFile(name string) bool {
+	for _, in := range c.Instances {
+		if in.TracksFile(name) {
+			return true
+		}
+	}
+	for _, vs := range c.VirtualServers {
+		for _, rs := range vs.Reals {
+			for _, ck := range rs.Checkers {
+				if ck.File != nil && ck.File.Name == name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // TracksBFD reports whether the instance tracks the bfd_instance.
 func (in *Instance) TracksBFD(name string) bool {
 	return slices.ContainsFunc(in.TrackBFDs, func(t Tracked) bool { return t.Name == name })

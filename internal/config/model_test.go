@@ -138,8 +138,10 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"unsupported keyword", head + " use_ipvlan\n" + vips,
 			"keyword use_ipvlan (keepalived.conf:4) is not supported yet"},
-		{"unsupported top-level block", "virtual_server 198.18.0.1 80 {\n protocol TCP\n real_server 198.18.0.2 80 {\n }\n}\n",
-			"keyword virtual_server (keepalived.conf:1) is not supported yet"},
+		{"unsupported top-level block", "garp_group {\n garp_interval 1\n interface eth0\n}\n",
+			"keyword garp_group (keepalived.conf:1) is not supported yet"},
+		{"unsupported forwarding method", "virtual_server 198.18.0.1 80 {\n protocol TCP\n real_server 198.18.0.2 80 {\n  lvs_method TUN\n }\n}\n",
+			"keyword lvs_method TUN (keepalived.conf:3) is not supported yet"},
 		{"unknown keyword", head + " priorty 100\n" + vips, "keepalived.conf:4: unknown keyword priorty in vrrp_instance"},
 		{"keyword in the wrong block", head + " router_id x\n" + vips,
 			"keepalived.conf:4: unknown keyword router_id in vrrp_instance; keepalived accepts it in global_defs"},

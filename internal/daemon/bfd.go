@@ -39,4 +39,7 @@ func (d *Daemon) bfdChanged(c bfd.Change) {
 			d.applyTracking(in)
 		}
 	}
+	if d.director != nil {
+		d.director.BFDChanged(c.Name, c.Up)
+	}
 }

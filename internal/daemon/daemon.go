@@ -19,6 +19,7 @@ import (
 	"github.com/vipd/vipd/internal/bfd"
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/firewall"
+	"github.com/vipd/vipd/internal/lvs/director"
 	"github.com/vipd/vipd/internal/netio"
 	"github.com/vipd/vipd/internal/notify"
 	"github.com/vipd/vipd/internal/track"
@@ -63,6 +64,8 @@ type Daemon struct {
 	// each session is up, by name.
 	bfd   *bfd.Runner
 	bfdUp map[string]bool
+	// director runs the virtual servers; nil without any.
+	director *director.Director
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -90,8 +93,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
 	})
 	d.notifier = notify.NewRunner(log, 0)
-	if len(cfg.Instances) == 0 {
-		return nil, errors.New("the configuration has no vrrp_instance: nothing to do")
+	if len(cfg.Instances) == 0 && len(cfg.VirtualServers) == 0 {
+		return nil, errors.New("the configuration has no vrrp_instance and no virtual_server: nothing to do")
 	}
 	d.mailer, d.noMailFaults = d.newMailer(cfg), cfg.Global.Email.NoFaults
 	var err error
@@ -123,6 +126,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		d.static = newStatics(st)
 	}
 	if d.checks, err = checks(cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.newDirector(cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -290,6 +297,9 @@ const stopNotifyWait = 5 * time.Second
 // Close releases the sockets, VMAC interfaces and the firewall table. It
 // does not touch addresses: Run leaves none behind.
 func (d *Daemon) Close() {
+	if d.director != nil {
+		d.director.Stop() // its omega scripts go before the notifier stops
+	}
 	d.notifier.Close(stopNotifyWait) // notify_stop scripts finish before vipd goes
 	if d.mailer != nil {
 		d.mailer.Close(stopNotifyWait)
@@ -390,6 +400,16 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 		defer fw.Close()
 		fileChanges = fw.Changes()
 	}
+	var verdicts <-chan director.Verdict
+	if d.director != nil {
+		// The virtual servers do not wait for vrrp_startup_delay: a
+		// backup director balances too, for whoever sends to it.
+		if err := d.director.Start(d.fileValues, d.bfdUp); err != nil {
+			return err
+		}
+		defer d.director.Stop()
+		verdicts = d.director.Verdicts()
+	}
 	if !d.delayStart(packets, signals) {
 		return nil
 	}
@@ -431,6 +451,8 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.fileChanged(c)
 		case r := <-results:
 			d.scriptChanged(r)
+		case v := <-verdicts:
+			d.director.Handle(v)
 		case sig := <-signals:
 			if stopping {
 				d.log.Info("second signal: stopping at once", "signal", sig.String())

@@ -10,15 +10,13 @@ import (
 	"github.com/vipd/vipd/internal/track"
 )
 
-// trackedFiles are the track_file definitions some instance tracks.
+// trackedFiles are the track_file definitions some instance or
+// FILE_CHECK tracks.
 func trackedFiles(cfg *config.Config) []*config.TrackFile {
 	var out []*config.TrackFile
 	for _, f := range cfg.TrackFiles {
-		for _, in := range cfg.Instances {
-			if in.TracksFile(f.Name) {
-				out = append(out, f)
-				break
-			}
+		if cfg.TracksFile(f.Name) {
+			out = append(out, f)
 		}
 	}
 	return out
@@ -85,6 +83,9 @@ func (d *Daemon) fileChanged(c track.FileChange) {
 			if in.cfg.TracksFile(f.Name) {
 				d.applyTracking(in)
 			}
+		}
+		if d.director != nil {
+			d.director.FileChanged(f.Name, d.fileValues[f.Name])
 		}
 	}
 }

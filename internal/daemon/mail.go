@@ -6,7 +6,7 @@ import (
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
-// newMailer starts the e-mail alerts if some instance or group asks for
+// newMailer starts the e-mail alerts if some instance, group or server asks for
 // them and global_defs says where they go; nil otherwise.
 func (d *Daemon) newMailer(cfg *config.Config) *notify.Mailer {
 	e := &cfg.Global.Email
@@ -19,6 +19,12 @@ func (d *Daemon) newMailer(cfg *config.Config) *notify.Mailer {
 	}
 	for _, g := range cfg.SyncGroups {
 		asked = asked || g.SMTPAlert
+	}
+	for _, vs := range cfg.VirtualServers {
+		asked = asked || vs.SMTPAlert
+		for _, rs := range vs.Reals {
+			asked = asked || rs.SMTPAlert
+		}
 	}
 	if !asked {
 		return nil

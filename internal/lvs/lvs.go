@@ -102,6 +102,16 @@ type Real struct {
 	// Upper and lower connection thresholds (uthreshold, lthreshold);
 	// 0: none. Only IPVS honours them.
 	UpperThreshold, LowerThreshold uint32
+	// Tunnel is how TUN encapsulates; zero for NAT and DR.
+	Tunnel Tunnel
+}
+
+// Tunnel is lvs_method TUN's encapsulation: Type "ipip" (or ""), "gue"
+// (with Port) or "gre"; Checksum "nocsum" (or ""), "csum" or "remcsum".
+type Tunnel struct {
+	Type     string
+	Port     uint16
+	Checksum string
 }
 
 // Dataplane programs the kernel to balance services.

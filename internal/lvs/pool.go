@@ -23,10 +23,9 @@ type PoolReal struct {
 	// Inhibit keeps the real server with weight 0 while it is down
 	// instead of removing it (inhibit_on_failure).
 	Inhibit bool
-	// Checkers is how many checkers it has; Alpha starts each of them
-	// failed, so the real server waits for its first successes.
-	Checkers int
-	Alpha    bool
+	// Checkers holds each checker's starting verdict: true passes,
+	// false (alpha) waits for the checker's first success.
+	Checkers []bool
 }
 
 type realState struct {
@@ -73,10 +72,7 @@ type Event struct {
 func NewPool(name string, reals []PoolReal, sorry *Real, quorum, hysteresis int) *Pool {
 	p := &Pool{name: name, quorum: quorum, hysteresis: hysteresis, sorry: sorry}
 	for _, r := range reals {
-		s := &realState{PoolReal: r, up: make([]bool, r.Checkers), weight: r.Weight}
-		for i := range s.up {
-			s.up[i] = !r.Alpha
-		}
+		s := &realState{PoolReal: r, up: append([]bool(nil), r.Checkers...), weight: r.Weight}
 		p.reals = append(p.reals, s)
 	}
 	return p

@@ -35,8 +35,8 @@ func showEvents(evs []Event) string {
 // keeps it at weight 0 instead of removing it.
 func TestPoolAliveAndInhibit(t *testing.T) {
 	p := NewPool("vs", []PoolReal{
-		{Real: realAt(11, 3), Checkers: 2},
-		{Real: realAt(12, 1), Checkers: 1, Inhibit: true},
+		{Real: realAt(11, 3), Checkers: []bool{true, true}},
+		{Real: realAt(12, 1), Checkers: []bool{true}, Inhibit: true},
 	}, nil, 1, 0)
 	if evs := p.Start(); len(evs) != 0 {
 		t.Fatalf("start: %v", showEvents(evs))
@@ -69,9 +69,9 @@ func TestPoolAliveAndInhibit(t *testing.T) {
 func TestPoolQuorumSorry(t *testing.T) {
 	sorry := realAt(99, 1)
 	p := NewPool("vs", []PoolReal{
-		{Real: realAt(11, 2), Checkers: 1},
-		{Real: realAt(12, 2), Checkers: 1},
-		{Real: realAt(13, 2), Checkers: 1},
+		{Real: realAt(11, 2), Checkers: []bool{true}},
+		{Real: realAt(12, 2), Checkers: []bool{true}},
+		{Real: realAt(13, 2), Checkers: []bool{true}},
 	}, &sorry, 4, 1)
 	p.Start()
 	steps := []struct {
@@ -99,7 +99,7 @@ func TestPoolQuorumSorry(t *testing.T) {
 // real server joins on its first success.
 func TestPoolAlpha(t *testing.T) {
 	sorry := realAt(99, 1)
-	p := NewPool("vs", []PoolReal{{Real: realAt(11, 1), Checkers: 1, Alpha: true}}, &sorry, 1, 0)
+	p := NewPool("vs", []PoolReal{{Real: realAt(11, 1), Checkers: []bool{false}}}, &sorry, 1, 0)
 	if got := showEvents(p.Start()); got != "quorum down 0" {
 		t.Fatalf("start: %q", got)
 	}
@@ -113,7 +113,7 @@ func TestPoolAlpha(t *testing.T) {
 
 // misc_dynamic moves a real server's weight and so the quorum.
 func TestPoolDynamicWeight(t *testing.T) {
-	p := NewPool("vs", []PoolReal{{Real: realAt(11, 5), Checkers: 1}}, nil, 3, 0)
+	p := NewPool("vs", []PoolReal{{Real: realAt(11, 5), Checkers: []bool{true}}}, nil, 3, 0)
 	p.Start()
 	w := 2
 	if got := showEvents(p.Check(0, 0, true, &w)); got != "quorum down 2" {

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+
+	"github.com/vipd/vipd/internal/netlab"
+)
+
+// The LVS lab: a client and the director on 198.18.61.0/24, real servers
+// on 198.18.62.0/24 routed through the director (NAT replies must come
+// back through it), all on one bridge. vipd on the director holds the
+// virtual address with VRRP and balances it.
+const (
+	lvsVIP    = "198.18.61.100"
+	lvsClient = "198.18.61.9"
+)
+
+// backend is a real server's web server, which the test stops and starts
+// to make its health checks fail and pass.
+type backend struct {
+	t    *testing.T
+	host *netlab.Host
+	name string
+	mu   sync.Mutex
+	ln   net.Listener
+	srv  *http.Server
+}
+
+func (b *backend) start() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var ln net.Listener
+	must(b.t, b.host.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp4", ":80")
+		return err
+	}))
+	b.ln = ln
+	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, b.name)
+	})}
+	go b.srv.Serve(ln)
+}
+
+func (b *backend) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		b.srv.Close()
+		b.srv = nil
+	}
+}
+
+// fetch asks the virtual server for a page from the client, on a new
+// connection; "" when it gets no answer.
+func fetch(client *netlab.Host, addr string) string {
+	var body string
+	client.Do(func() error {
+		c, err := net.DialTimeout("tcp4", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		buf := make([]byte, 64)
+		for {
+			n, err := resp.Body.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		body = sb.String()
+		return nil
+	})
+	return body
+}
+
+// servedBy fetches n pages and counts who served them.
+func servedBy(client *netlab.Host, n int) map[string]int {
+	seen := map[string]int{}
+	for range n {
+		seen[fetch(client, lvsVIP+":80")]++
+	}
+	return seen
+}
+
+// waitServed waits until n fetches in a row are served by exactly the
+// named real servers.
+func waitServed(t *testing.T, client *netlab.Host, d *netlab.Proc, names ...string) {
+	t.Helper()
+	var seen map[string]int
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		seen = servedBy(client, 6)
+		ok := len(seen) == len(names)
+		for _, n := range names {
+			ok = ok && seen[n] > 0
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("served by %v, want exactly %v; vipd's log:\n%s", seen, names, d.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func waitOutput(t *testing.T, p *netlab.Proc, line string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.Output(), line); {
+		if done, err := p.Exited(); done {
+			t.Fatalf("vipd ended (%v) before logging %q:\n%s", err, line, p.Output())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vipd's log lacks %q after 20s:\n%s", line, p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A director end to end: vipd holds the virtual address with VRRP and
+// balances it over NAT to two real servers checked by HTTP_GET and
+// TCP_CHECK. A real server that fails leaves the pool and comes back;
+// losing the quorum hands the traffic to the sorry server; notify and
+// quorum scripts run; stopping vipd removes its tables.
+func TestDirectorNAT(t *testing.T) {
+	t.Parallel()
+	netlab.NeedRoot(t)
+	lab, err := netlab.New("vflvs")
+	must(t, err)
+	t.Cleanup(func() { lab.Close() })
+	pfx := netip.MustParsePrefix
+	client, err := lab.AddHost("c", pfx(lvsClient+"/24"))
+	must(t, err)
+	director, err := lab.AddHost("d", pfx("198.18.61.1/24"), pfx("198.18.62.1/24"))
+	must(t, err)
+	must(t, director.Do(func() error {
+		for k, v := range map[string]string{"ipv4/ip_forward": "1", "ipv4/conf/all/send_redirects": "0", "ipv4/conf/eth0/send_redirects": "0"} {
+			if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	backends := map[string]*backend{}
+	for i, name := range []string{"r1", "r2", "sorry"} {
+		h, err := lab.AddHost(name, pfx(fmt.Sprintf("198.18.62.%d/24", 11+i)))
+		must(t, err)
+		must(t, h.Do(func() error {
+			return netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP("198.18.62.1")})
+		}))
+		b := &backend{t: t, host: h, name: name}
+		b.start()
+		t.Cleanup(b.stop)
+		backends[name] = b
+	}
+
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events")
+	note := filepath.Join(dir, "note.sh")
+	must(t, os.WriteFile(note, []byte("#!/bin/sh\necho \"$*\" >> "+events+"\n"), 0o755))
+	conf := filepath.Join(dir, "keepalived.conf")
+	must(t, os.WriteFile(conf, []byte(`global_defs {
+    router_id director
+    enable_script_security
+    script_user root
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 61
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        `+lvsVIP+`/24
+    }
+}
+virtual_server `+lvsVIP+` 80 {
+    delay_loop 1
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    quorum 2
+    quorum_up "`+note+` quorum up"
+    quorum_down "`+note+` quorum down"
+    sorry_server 198.18.62.13 80
+    real_server 198.18.62.11 80 {
+        weight 2
+        notify_up "`+note+` r1 up"
+        notify_down "`+note+` r1 down"
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 198.18.62.12 80 {
+        weight 1
+        notify_up "`+note+` r2 up"
+        notify_down "`+note+` r2 down"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 0.5
+        }
+    }
+}
+`), 0o644))
+
+	p, err := director.Start(os.Args[0], "-n", "-l", "-D", "-f", conf, "-p", filepath.Join(dir, "vipd.pid"))
+	must(t, err)
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
+	waitOutput(t, p, "(VI_1) Entering MASTER STATE")
+	waitServed(t, client, p, "r1", "r2")
+
+	backends["r2"].stop()
+	waitOutput(t, p, "Removing service [198.18.62.12]:tcp:80 from VS [198.18.61.100]:tcp:80")
+	waitServed(t, client, p, "r1")
+	backends["r2"].start()
+	waitOutput(t, p, "Adding service [198.18.62.12]:tcp:80 to VS [198.18.61.100]:tcp:80")
+	waitServed(t, client, p, "r1", "r2")
+
+	// r1 carries weight 2 of the quorum of 2: without it the sorry
+	// server takes over.
+	backends["r1"].stop()
+	waitOutput(t, p, "Lost quorum 2-0=2 > 1 for VS [198.18.61.100]:tcp:80")
+	waitServed(t, client, p, "sorry")
+	backends["r1"].start()
+	waitOutput(t, p, "Gained quorum 2+0=2 <= 3 for VS [198.18.61.100]:tcp:80")
+	waitServed(t, client, p, "r1", "r2")
+
+	waitLineSet(t, events, []string{"r2 down", "r2 up", "r1 down", "quorum down", "r1 up", "quorum up"})
+
+	must(t, p.Signal(syscall.SIGTERM))
+	if !p.Wait(10 * time.Second) {
+		t.Fatalf("vipd did not stop:\n%s", p.Output())
+	}
+	must(t, director.Do(func() error {
+		c, err := nftables.New()
+		if err != nil {
+			return err
+		}
+		tables, err := c.ListTables()
+		if err != nil {
+			return err
+		}
+		for _, tb := range tables {
+			if strings.HasPrefix(tb.Name, "vipd") {
+				t.Errorf("table %s left after vipd stopped", tb.Name)
+			}
+		}
+		return nil
+	}))
+	if got := fetch(client, lvsVIP+":80"); got != "" {
+		t.Errorf("after vipd stopped, the virtual server still answers (%q)", got)
+	}
+}
+
+// waitLineSet waits until the file holds exactly these lines, in any
+// order: scripts for different servers run independently.
+func waitLineSet(t *testing.T, path string, want []string) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		got = slices.Sorted(slices.Values(strings.Split(strings.TrimSpace(string(b)), "\n")))
+		if slices.Equal(got, want) {
+			return
+		}
+	}
+	t.Fatalf("%s holds %q, want %q", path, got, want)
+}
