@@ -12,7 +12,7 @@ type Pool struct {
 	quorum     int
 	hysteresis int
 	reals      []*realState
-	sorry      *Real
+	sorry      *PoolReal
 	quorumUp   bool
 	started    bool
 }
@@ -68,8 +68,10 @@ type Event struct {
 	Weight int
 }
 
-// NewPool makes a pool; sorry may be nil.
-func NewPool(name string, reals []PoolReal, sorry *Real, quorum, hysteresis int) *Pool {
+// NewPool makes a pool; sorry may be nil (its Checkers are not used: a
+// sorry server is not checked; Inhibit keeps it at weight 0 while the
+// quorum holds, as sorry_server_inhibit asks).
+func NewPool(name string, reals []PoolReal, sorry *PoolReal, quorum, hysteresis int) *Pool {
 	p := &Pool{name: name, quorum: quorum, hysteresis: hysteresis, sorry: sorry}
 	for _, r := range reals {
 		s := &realState{PoolReal: r, up: append([]bool(nil), r.Checkers...), weight: r.Weight}
@@ -163,7 +165,7 @@ func (p *Pool) Check(i, c int, up bool, weight *int) []Event {
 // sorry server alone.
 func (p *Pool) Reals() []Real {
 	if !p.quorumUp && p.started && p.sorry != nil {
-		return []Real{*p.sorry}
+		return []Real{p.sorry.Real}
 	}
 	var out []Real
 	for i, r := range p.reals {
@@ -177,6 +179,11 @@ func (p *Pool) Reals() []Real {
 			continue
 		}
 		out = append(out, rs)
+	}
+	if p.sorry != nil && p.sorry.Inhibit {
+		s := p.sorry.Real
+		s.Weight = 0
+		out = append(out, s)
 	}
 	return out
 }

@@ -67,7 +67,7 @@ func TestPoolAliveAndInhibit(t *testing.T) {
 // Losing the quorum hands the traffic to the sorry server alone, with
 // hysteresis deciding when it is lost and regained.
 func TestPoolQuorumSorry(t *testing.T) {
-	sorry := realAt(99, 1)
+	sorry := PoolReal{Real: realAt(99, 1)}
 	p := NewPool("vs", []PoolReal{
 		{Real: realAt(11, 2), Checkers: []bool{true}},
 		{Real: realAt(12, 2), Checkers: []bool{true}},
@@ -98,7 +98,7 @@ func TestPoolQuorumSorry(t *testing.T) {
 // alpha starts checkers failed: the pool starts without quorum and each
 // real server joins on its first success.
 func TestPoolAlpha(t *testing.T) {
-	sorry := realAt(99, 1)
+	sorry := PoolReal{Real: realAt(99, 1)}
 	p := NewPool("vs", []PoolReal{{Real: realAt(11, 1), Checkers: []bool{false}}}, &sorry, 1, 0)
 	if got := showEvents(p.Start()); got != "quorum down 0" {
 		t.Fatalf("start: %q", got)
@@ -124,5 +124,20 @@ func TestPoolDynamicWeight(t *testing.T) {
 	}
 	if got := showEvents(p.Check(0, 0, true, &w)); got != "" {
 		t.Errorf("same weight again: %q", got)
+	}
+}
+
+// sorry_server_inhibit keeps the sorry server at weight 0 while the real
+// servers have the quorum.
+func TestPoolSorryInhibit(t *testing.T) {
+	sorry := PoolReal{Real: realAt(99, 1), Inhibit: true}
+	p := NewPool("vs", []PoolReal{{Real: realAt(11, 1), Checkers: []bool{true}}}, &sorry, 1, 0)
+	p.Start()
+	if got := show(p.Reals()); got != "198.18.0.11/1 198.18.0.99/0" {
+		t.Errorf("with quorum: %q", got)
+	}
+	p.Check(0, 0, false, nil)
+	if got := show(p.Reals()); got != "198.18.0.99/1" {
+		t.Errorf("without quorum: %q", got)
 	}
 }

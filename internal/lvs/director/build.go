@@ -48,7 +48,7 @@ func FromConfig(cfg *config.Config, resolve Resolver) ([]VirtualServer, error) {
 		if s := cv.Sorry; s != nil {
 			vs.Sorry = &lvs.Real{Addr: s.Addr, Port: s.Port, Weight: s.Weight, Method: s.Method, Tunnel: tunnel(s),
 				UpperThreshold: s.UpperThreshold, LowerThreshold: s.LowerThreshold}
-			vs.SorryName = trio(s.Addr, cv.Protocol, s.Port)
+			vs.SorryName, vs.SorryInhibit = trio(s.Addr, cv.Protocol, s.Port), s.Inhibit
 		}
 		for _, cr := range cv.Reals {
 			rs := RealServer{Name: trio(cr.Addr, cv.Protocol, cr.Port), Inhibit: cr.Inhibit, SMTPAlert: cr.SMTPAlert,

@@ -34,8 +34,10 @@ type VirtualServer struct {
 	Services []lvs.Service
 	Reals    []RealServer
 	// Sorry takes the traffic alone while the quorum is lost; nil: none.
+	// SorryInhibit keeps it at weight 0 meanwhile (sorry_server_inhibit).
 	// SorryName names it in logs.
 	Sorry              *lvs.Real
+	SorryInhibit       bool
 	SorryName          string
 	Quorum, Hysteresis int
 	// QuorumUp and QuorumDown run when the quorum is gained or lost.
@@ -195,7 +197,11 @@ func (d *Director) Start(files map[string]int64, bfdUp map[string]bool) error {
 			real.Weight = r.weight()
 			reals[i] = lvs.PoolReal{Real: real, Inhibit: r.Inhibit, Checkers: r.up}
 		}
-		v.pool = lvs.NewPool(v.Name, reals, v.Sorry, v.Quorum, v.Hysteresis)
+		var sorry *lvs.PoolReal
+		if v.Sorry != nil {
+			sorry = &lvs.PoolReal{Real: *v.Sorry, Inhibit: v.SorryInhibit}
+		}
+		v.pool = lvs.NewPool(v.Name, reals, sorry, v.Quorum, v.Hysteresis)
 		for _, e := range v.pool.Start() {
 			d.poolEvent(v, e, true)
 		}
@@ -345,10 +351,12 @@ func (d *Director) poolEvent(vs *virtualServer, e lvs.Event, starting bool) {
 		}
 		log.Info(line)
 		if vs.Sorry != nil {
+			// An inhibited sorry server stays, at weight 0.
+			verbs := map[bool][2]string{false: {"Removing", "Adding"}, true: {"Disabling", "Enabling"}}[vs.SorryInhibit]
 			if up {
-				log.Info(fmt.Sprintf("Removing sorry server %s from VS %s", vs.SorryName, vs.Name))
+				log.Info(fmt.Sprintf("%s sorry server %s from VS %s", verbs[0], vs.SorryName, vs.Name))
 			} else {
-				log.Info(fmt.Sprintf("Adding sorry server %s to VS %s", vs.SorryName, vs.Name))
+				log.Info(fmt.Sprintf("%s sorry server %s to VS %s", verbs[1], vs.SorryName, vs.Name))
 			}
 		}
 		cmd := vs.QuorumDown
