@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,28 +53,16 @@ func (s *ProcessSpec) matches(comm string, cmdline []string) bool {
 	case ParamsAny:
 		return true
 	case ParamsExact:
-		return slicesEqual(have, want)
+		return slices.Equal(have, want)
 	}
 	if len(have) < len(want) {
 		return false
 	}
 	if s.Match == ParamsPartial || len(want) == 0 {
-		return slicesEqual(have[:len(want)], want)
+		return slices.Equal(have[:len(want)], want)
 	}
 	last := len(want) - 1
-	return slicesEqual(have[:last], want[:last]) && strings.HasPrefix(have[last], want[last])
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(have[:last], want[:last]) && strings.HasPrefix(have[last], want[last])
 }
 
 // CountProcesses scans /proc once: how many running processes (zombies

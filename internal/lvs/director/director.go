@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -280,7 +281,7 @@ func (d *Director) checked(vs *virtualServer, ri, ci int, up bool, mail string) 
 	for _, e := range evs {
 		d.poolEvent(vs, e, false)
 	}
-	if newReals := vs.pool.Reals(); !sameReals(oldReals, newReals) {
+	if newReals := vs.pool.Reals(); !slices.Equal(oldReals, newReals) {
 		d.weightChanges(vs, oldReals, newReals)
 		d.apply()
 	}
@@ -296,18 +297,6 @@ func (d *Director) weightChanges(vs *virtualServer, old, now []lvs.Real) {
 			}
 		}
 	}
-}
-
-func sameReals(a, b []lvs.Real) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func upDown(up bool) string {
