@@ -17,12 +17,14 @@ import (
 	"github.com/vipd/vipd/internal/netlab"
 )
 
-// The labs: a client and a director on 198.18.55.0/24, real servers on
+// The labs: a client and a director on 198.18.55.0/24, all on one
+// bridge, and real servers of three kinds: NAT real servers on
 // 198.18.56.0/24 routed through the director (NAT replies must come
-// back through it), all on one bridge. IPv6 likewise, in /80s of
-// fd00:198:18:55::/64. The director holds the virtual addresses, as
-// keepalived's VRRP would. A DR lab has everyone on 198.18.55.0/24 and
-// the virtual address on the real servers' lo too.
+// back through it); DR real servers on 198.18.55.0/24 with the virtual
+// address on their lo too; TUN real servers on 198.18.59.0/24, with the
+// virtual address on lo, that take packets out of tunnels and answer
+// clients directly. IPv6 likewise, in /80s of fd00:198:18:55::/64. The
+// director holds the virtual addresses, as keepalived's VRRP would.
 
 var (
 	clientAddr  = netip.MustParseAddr("198.18.55.2")
@@ -41,6 +43,22 @@ func realAddr6(i int) netip.Addr {
 func drRealAddr(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 18, 55, byte(11 + i)})
 }
+func tunRealAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 59, byte(11 + i)}) }
+func tunRealAddr6(i int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("fd00:198:18:55:3::%x", 0x11+i))
+}
+
+// guePort is where TUN real servers take GUE.
+const guePort = 6080
+
+// Kinds of lab real servers.
+type realKind int
+
+const (
+	natReal realKind = iota
+	drReal
+	tunReal
+)
 
 // Ports the real servers listen on.
 var servedPorts = []int{80, 8080, 7001, 7002}
@@ -59,12 +77,30 @@ func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 // the director. name must start with "vfnf".
 func newLab(t testing.TB, name string, nreals int, dr bool) *lab {
 	t.Helper()
+	kinds := make([]realKind, nreals)
+	for i := range kinds {
+		if dr {
+			kinds[i] = drReal
+		}
+	}
+	return newLabOf(t, name, kinds...)
+}
+
+// newLabOf builds a lab with real servers of these kinds, the i-th
+// (from 0) named real<i+1> and at realAddr(i), drRealAddr(i) or
+// tunRealAddr(i) (and tunRealAddr6(i)) as its kind says.
+func newLabOf(t testing.TB, name string, kinds ...realKind) *lab {
+	t.Helper()
 	netlab.NeedRoot(t)
 	nl, err := netlab.New(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nl.Close() })
+	has := map[realKind]bool{}
+	for _, k := range kinds {
+		has[k] = true
+	}
 	l := &lab{t: t}
 	clientPfx := []netip.Prefix{pfx("198.18.55.2/24"), pfx("fd00:198:18:55:1::2/80")}
 	for i := 3; i < 10; i++ {
@@ -74,9 +110,22 @@ func newLab(t testing.TB, name string, nreals int, dr bool) *lab {
 	if l.client, err = nl.AddHost("client", clientPfx...); err != nil {
 		t.Fatal(err)
 	}
+	if has[tunReal] {
+		// Neighbour discovery answers TUN real servers at their own
+		// address.
+		must(t, onLink(l.client, "fd00:198:18:55:3::/80"))
+	}
 	dirPfx := []netip.Prefix{pfx("198.18.55.1/24"), pfx("fd00:198:18:55:1::100/128")}
-	if !dr {
-		dirPfx = append(dirPfx, pfx("198.18.56.1/24"), pfx("fd00:198:18:55:1::1/80"), pfx("fd00:198:18:55:2::1/80"))
+	if has[natReal] || has[tunReal] || len(kinds) == 0 {
+		// For TUN: the director tells clients of smaller MTUs in the
+		// tunnels.
+		dirPfx = append(dirPfx, pfx("fd00:198:18:55:1::1/80"))
+	}
+	if has[natReal] || len(kinds) == 0 {
+		dirPfx = append(dirPfx, pfx("198.18.56.1/24"), pfx("fd00:198:18:55:2::1/80"))
+	}
+	if has[tunReal] {
+		dirPfx = append(dirPfx, pfx("198.18.59.1/24"), pfx("fd00:198:18:55:3::1/80"))
 	}
 	for i := range 10 {
 		dirPfx = append(dirPfx, netip.PrefixFrom(vip(i), 32))
@@ -94,53 +143,30 @@ func newLab(t testing.TB, name string, nreals int, dr bool) *lab {
 			"ipv4/conf/eth0/rp_filter":      "0",
 		})
 	}))
-	for i := range nreals {
+	for i, kind := range kinds {
 		name := fmt.Sprintf("real%d", i+1)
 		var h *netlab.Host
-		if dr {
+		switch kind {
+		case drReal:
 			h, err = nl.AddHost(name, netip.PrefixFrom(drRealAddr(i), 24))
-		} else {
+		case tunReal:
+			h, err = nl.AddHost(name, netip.PrefixFrom(tunRealAddr(i), 24), netip.PrefixFrom(tunRealAddr6(i), 80))
+		default:
 			h, err = nl.AddHost(name, netip.PrefixFrom(realAddr(i), 24), netip.PrefixFrom(realAddr6(i), 80))
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		must(t, h.Do(func() error {
-			if dr {
-				// The real server holds the virtual address but
-				// neither answers nor announces it on the link.
-				lo, err := netlink.LinkByName("lo")
-				if err != nil {
-					return err
-				}
-				if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: ipnet(netip.PrefixFrom(vip(0), 32))}); err != nil {
-					return err
-				}
-				return sysctls(map[string]string{
-					"ipv4/conf/all/arp_ignore":    "1",
-					"ipv4/conf/eth0/arp_ignore":   "1",
-					"ipv4/conf/all/arp_announce":  "2",
-					"ipv4/conf/eth0/arp_announce": "2",
-				})
-			}
-			eth, err := netlink.LinkByName("eth0")
-			if err != nil {
-				return err
-			}
-			for _, gw := range []string{"198.18.56.1", "fd00:198:18:55:2::1"} {
-				if err := netlink.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.ParseIP(gw)}); err != nil {
-					return fmt.Errorf("default route via %s: %w", gw, err)
-				}
-			}
-			// The director forwards replies out of the interface they
-			// came in on and suggests a shortcut past it.
-			return sysctls(map[string]string{
-				"ipv4/conf/all/accept_redirects":  "0",
-				"ipv4/conf/eth0/accept_redirects": "0",
-				"ipv6/conf/all/accept_redirects":  "0",
-				"ipv6/conf/eth0/accept_redirects": "0",
-			})
-		}))
+		switch kind {
+		case drReal, tunReal:
+			must(t, h.Do(func() error { return holdVIP(kind == tunReal) }))
+		default:
+			must(t, h.Do(routeViaDirector))
+		}
+		if kind == tunReal {
+			must(t, onLink(h, "198.18.55.0/24", "fd00:198:18:55:1::/80"))
+			must(t, decapsulate(h, vip(0), vip6, guePort))
+		}
 		serve(t, h, name)
 		l.reals = append(l.reals, h)
 	}
@@ -155,6 +181,75 @@ func newLab(t testing.TB, name string, nreals int, dr bool) *lab {
 		}
 	})
 	return l
+}
+
+// holdVIP gives a DR or TUN real server the virtual addresses, which it
+// neither answers nor announces on the link. A TUN real server takes
+// packets from a tunnel as if from eth0, whose reverse path is not
+// theirs.
+func holdVIP(tun bool) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	addrs := []netip.Prefix{netip.PrefixFrom(vip(0), 32), netip.PrefixFrom(vip(1), 32)}
+	if tun {
+		addrs = append(addrs, netip.PrefixFrom(vip6, 128))
+	}
+	for _, p := range addrs {
+		if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: ipnet(p)}); err != nil {
+			return err
+		}
+	}
+	kv := map[string]string{
+		"ipv4/conf/all/arp_ignore":    "1",
+		"ipv4/conf/eth0/arp_ignore":   "1",
+		"ipv4/conf/all/arp_announce":  "2",
+		"ipv4/conf/eth0/arp_announce": "2",
+	}
+	if tun {
+		kv["ipv4/conf/all/rp_filter"] = "0"
+		kv["ipv4/conf/eth0/rp_filter"] = "0"
+	}
+	return sysctls(kv)
+}
+
+// routeViaDirector makes a NAT real server answer through the director.
+func routeViaDirector() error {
+	eth, err := netlink.LinkByName("eth0")
+	if err != nil {
+		return err
+	}
+	for _, gw := range []string{"198.18.56.1", "fd00:198:18:55:2::1"} {
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.ParseIP(gw)}); err != nil {
+			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
+	}
+	// The director forwards replies out of the interface they came in
+	// on and suggests a shortcut past it.
+	return sysctls(map[string]string{
+		"ipv4/conf/all/accept_redirects":  "0",
+		"ipv4/conf/eth0/accept_redirects": "0",
+		"ipv6/conf/all/accept_redirects":  "0",
+		"ipv6/conf/eth0/accept_redirects": "0",
+	})
+}
+
+// onLink routes the prefixes straight out of the host's eth0.
+func onLink(h *netlab.Host, prefixes ...string) error {
+	return h.Do(func() error {
+		eth, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		for _, p := range prefixes {
+			r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: ipnet(pfx(p)), Scope: netlink.SCOPE_LINK}
+			if err := netlink.RouteAdd(r); err != nil {
+				return fmt.Errorf("route %s: %w", p, err)
+			}
+		}
+		return nil
+	})
 }
 
 func must(t testing.TB, err error) {
@@ -268,20 +363,26 @@ func open(h *netlab.Host, src netip.Addr, to netip.AddrPort) (*conn, error) {
 }
 
 // ping checks the connection still carries data both ways.
-func (c *conn) ping() error {
+func (c *conn) ping() error { return c.echo("ping\n") }
+
+// echo sends a line and reads it back.
+func (c *conn) echo(line string) error {
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ping\n")); err != nil {
+	if _, err := c.Write([]byte(line)); err != nil {
 		return err
 	}
-	line, err := c.r.ReadString('\n')
+	back, err := c.r.ReadString('\n')
 	if err != nil {
 		return err
 	}
-	if line != "ping\n" {
-		return fmt.Errorf("echo %q", line)
+	if back != line {
+		return fmt.Errorf("echo of %d bytes: %d back", len(line), len(back))
 	}
 	return nil
 }
+
+// big is a line longer than a packet.
+var big = strings.Repeat("x", 5000) + "\n"
 
 // greet makes one short connection and returns its greeting.
 func (l *lab) greet(src netip.Addr, to netip.AddrPort) greeting {

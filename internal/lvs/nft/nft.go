@@ -12,24 +12,35 @@
 //     @sched_..." with { 0-2 : A, 3 : B }). Conntrack keeps the binding,
 //     so established connections keep their real server whatever a later
 //     Apply does, as IPVS keeps them for a real server of weight 0.
-//   - DR (dr.go): a filter chain at prerouting duplicates the packet,
-//     unchanged, to the real server as next hop ("dup to REAL"), the way
-//     IPVS DR routes it, and drops the original. Timeout sets remember
-//     each connection's real server, since nothing else on this path
-//     holds state.
-//   - Persistence: a timeout map (NAT) or sets (DR) from client (address
-//     masked to PersistenceBits) to real server, consulted before the
-//     scheduler, and refreshed by every packet of the client's
+//   - DR and TUN (dr.go): a filter chain at prerouting, before dnat,
+//     duplicates the packet, unchanged, to the real server as next hop
+//     ("dup to REAL"), the way IPVS DR routes it, and drops the original.
+//     Timeout sets remember each connection's real server, since nothing
+//     else on this path holds state. TUN sends the copy out of a device
+//     whose routes put it into a tunnel to the real server (tunnel.go:
+//     eBPF lightweight tunnels, which need no ipip, gre or fou module):
+//     IP-in-IP, GRE or GUE, as IPVS builds them.
+//   - Real servers of one service with different methods: the scheduler
+//     picks, through a verdict map, the chosen real server's own chain,
+//     which applies its method. A service with a NAT real server is
+//     scheduled in the nat chain (DR packets are new to conntrack until
+//     dr.go knows their connection); one of DR and TUN real servers alone
+//     in the dr chain, without conntrack.
+//   - Persistence: a timeout map (NAT) or sets (DR, TUN) from client
+//     (address masked to PersistenceBits) to real server, consulted
+//     before the scheduler, and refreshed by every packet of the client's
 //     connections.
 //
 // The sets and maps the packet path fills are read before an Apply and
 // their entries written into the new tables with the time they had left,
-// so an Apply (or a restart of the daemon) keeps clients and DR
-// connections where they were.
+// so an Apply (or a restart of the daemon) keeps clients and DR and TUN
+// connections where they were. Connections NATed by a service that no
+// longer has a NAT real server last as long as something keeps conntrack
+// on (see Close).
 //
 // Schedulers nftables cannot run are approximated (see Approximates).
-// Connection thresholds are ignored. TUN, and one-packet scheduling with
-// NAT, are errors.
+// Connection thresholds are ignored. Errors: one-packet scheduling with
+// NAT (ErrOnePacket), tunnel checksums and GUE to IPv6 (ErrTunnel).
 package nft
 
 import (
@@ -52,11 +63,14 @@ const DefaultTable = "vipd_lvs"
 // Errors for services nftables cannot balance. Apply wraps them with the
 // service they concern.
 var (
-	ErrTUN = errors.New("lvs_method TUN needs the kernel's IPVS")
+	// ErrTunnel: a TUN encapsulation this dataplane does not build (see
+	// tunnel.go for why): checksums (csum, remcsum), GUE to an IPv6
+	// real server, or one real server tunnelled to differently by two
+	// services.
+	ErrTunnel = errors.New("TUN encapsulation unsupported without the kernel's IPVS")
 	// ErrOnePacket: NAT goes through conntrack, which binds every
 	// datagram of a flow to the first one's real server.
-	ErrOnePacket   = errors.New("one-packet scheduling (ops) with NAT needs the kernel's IPVS")
-	ErrMixedMethod = errors.New("real servers of one virtual service use different forwarding methods")
+	ErrOnePacket = errors.New("one-packet scheduling (ops) with NAT needs the kernel's IPVS")
 	// ErrMixedPorts: one map carries either address.port or address
 	// alone, so a service without a port cannot mix real servers with
 	// and without one.
@@ -74,6 +88,9 @@ type Dataplane struct {
 	netns  *os.File // the namespace to program; nil: WithNetNS's
 	opts   options
 	closed bool
+	// tunnels: there may be tunnel routing to clean up, left by the
+	// last Apply or an earlier run.
+	tunnels bool
 }
 
 var _ lvs.Dataplane = (*Dataplane)(nil)
@@ -90,7 +107,8 @@ type Option func(*options)
 // to (which must stay open) instead of the caller's.
 func WithNetNS(fd int) Option { return func(o *options) { o.netns = fd } }
 
-// WithTable names the tables (DefaultTable otherwise).
+// WithTable names the tables (DefaultTable otherwise), and after them
+// the device and routing table TUN uses.
 func WithTable(name string) Option { return func(o *options) { o.table = name } }
 
 func buildOptions(opts []Option) options {
@@ -143,7 +161,7 @@ func bigBuffers(c *netlink.Conn) error {
 // thread's, to be exact), or WithNetNS's. It programs nothing until
 // Apply.
 func New(opts ...Option) (*Dataplane, error) {
-	d := &Dataplane{opts: buildOptions(opts)}
+	d := &Dataplane{opts: buildOptions(opts), tunnels: true}
 	if d.opts.netns == 0 {
 		ns, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
@@ -172,23 +190,58 @@ func (d *Dataplane) tableOf(f *family) *nftables.Table {
 }
 
 // Apply makes the kernel balance exactly these services. Nothing changes
-// if it returns an error.
+// if it returns an error, but for tunnel routing it failed to delete
+// once unused, which the next Apply deletes.
 func (d *Dataplane) Apply(services []lvs.Service) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return ErrClosed
 	}
-	plans, err := plan(services)
+	plans, tuns, err := plan(services)
 	if err != nil {
 		return err
 	}
+	var tn *tunnels
+	var tunDev int
+	if len(tuns) > 0 || d.tunnels {
+		if tn, err = openTunnels(d.opts); err != nil {
+			return err
+		}
+		defer tn.close()
+		d.tunnels = true
+		// The routes go first: until the new program uses them,
+		// nothing takes them.
+		if len(tuns) > 0 {
+			if tunDev, err = tn.setup(tuns); err != nil {
+				tn.undo()
+				return err
+			}
+		}
+	}
+	if err := d.commit(plans, tunDev, len(services)); err != nil {
+		if tn != nil {
+			tn.undo()
+		}
+		return err
+	}
+	if tn != nil {
+		if err := tn.prune(); err != nil {
+			return err
+		}
+		d.tunnels = len(tuns) > 0
+	}
+	return nil
+}
+
+// commit replaces the tables in one batch.
+func (d *Dataplane) commit(plans []*service, tunDev, n int) error {
 	conn, err := dial(d.opts)
 	if err != nil {
 		return err
 	}
 	defer conn.CloseLasting()
-	b := &batch{conn: conn}
+	b := &batch{conn: conn, tunDev: tunDev}
 	for _, f := range families {
 		var mine []*service
 		for _, s := range plans {
@@ -214,12 +267,13 @@ func (d *Dataplane) Apply(services []lvs.Service) error {
 		}
 	}
 	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nftables: applying %d virtual services to tables %s: %w", len(services), d.opts.table, err)
+		return fmt.Errorf("nftables: applying %d virtual services to tables %s: %w", n, d.opts.table, err)
 	}
 	return nil
 }
 
-// Close deletes the tables. New connections reach the host itself.
+// Close deletes the tables, and the tunnel device and routing. New
+// connections reach the host itself.
 // Connections already NATed keep their real server while conntrack
 // stays on in the namespace, that is while anything else uses it; the
 // kernel turns it off with its last user. (IPVS drops the connections
@@ -245,6 +299,14 @@ func (d *Dataplane) Close() error {
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("nftables: deleting tables %s: %w", d.opts.table, err)
+	}
+	if d.tunnels {
+		tn, err := openTunnels(d.opts)
+		if err != nil {
+			return err
+		}
+		defer tn.close()
+		return tn.prune()
 	}
 	return nil
 }

@@ -391,13 +391,14 @@ func TestBadApply(t *testing.T) {
 	good := nat(vip(0), 80, "rr", rs(realAddr(0), 1), rs(realAddr(1), 1))
 	l.apply(good)
 	rules := l.ruleCount("nat")
-	tun := nat(vip(1), 80, "rr", lvs.Real{Addr: realAddr(0), Weight: 1, Method: lvs.TUN})
+	tun := nat(vip(1), 80, "rr", lvs.Real{Addr: realAddr(0), Weight: 1, Method: lvs.TUN,
+		Tunnel: lvs.Tunnel{Type: "gre", Checksum: "csum"}})
 	other := nat(vip(2), 80, "rr", rs(realAddr(0), 1))
 	for _, bad := range []struct {
 		svcs []lvs.Service
 		err  error
 	}{
-		{[]lvs.Service{other, good, tun}, ErrTUN},
+		{[]lvs.Service{other, good, tun}, ErrTunnel},
 		{[]lvs.Service{other, nat(vip(1), 80, "fancy", rs(realAddr(0), 1))}, ErrScheduler},
 		{[]lvs.Service{other, good, good}, ErrDuplicate},
 	} {
@@ -443,22 +444,23 @@ func TestAvailable(t *testing.T) {
 }
 
 // BenchmarkApply times an Apply of 100 services of 10 real servers each
-// (each Apply replaces the last).
+// (each Apply replaces the last): NAT, NAT with persistence, and real
+// servers of every method (a third TUN, through three tunnels).
 func BenchmarkApply(b *testing.B) {
-	for _, persist := range []bool{false, true} {
-		name := "nat"
-		if persist {
-			name = "nat-persistence"
-		}
+	for _, name := range []string{"nat", "nat-persistence", "mixed"} {
 		b.Run(name, func(b *testing.B) {
 			l := newLab(b, "vfnfbe", 0, false)
 			var svcs []lvs.Service
 			for i := range 100 {
 				s := nat(vip(0), uint16(1000+i), "wrr")
 				for j := range 10 {
-					s.Reals = append(s.Reals, rs(netip.AddrFrom4([4]byte{198, 18, 56, byte(11 + j)}), 1+(i+j)%3))
+					r := rs(netip.AddrFrom4([4]byte{198, 18, 56, byte(11 + j)}), 1+(i+j)%3)
+					if name == "mixed" {
+						r.Method = []lvs.Method{lvs.NAT, lvs.DR, lvs.TUN}[j%3]
+					}
+					s.Reals = append(s.Reals, r)
 				}
-				if persist {
+				if name == "nat-persistence" {
 					s.Persistence = 5 * time.Minute
 				}
 				svcs = append(svcs, s)

@@ -39,21 +39,32 @@ var (
 // service is a validated lvs.Service with what its rules need.
 type service struct {
 	lvs.Service
-	fam    *family
-	name   string // for messages: "TCP 192.0.2.1:80", "fwmark 3 (IPv4)"
-	ident  string // for map names: "tcp_192_0_2_1_80", "fwmark3"
-	proto  byte
-	method lvs.Method
-	sched  string // one of the exact ones
-	slots  []slot
-	// withPort: NAT data is address.port, else address alone (DR, or
-	// a service without ports keeping the client's).
+	fam   *family
+	name  string // for messages: "TCP 192.0.2.1:80", "fwmark 3 (IPv4)"
+	ident string // for map names: "tcp_192_0_2_1_80", "fwmark3"
+	proto byte
+	sched string // one of the exact ones
+	slots []slot
+	// nat and fwd: the service has NAT real servers, and DR or TUN
+	// ones (which forward the packet unchanged).
+	nat, fwd bool
+	// withPort: NAT data is address.port, else address alone (a
+	// service without ports keeping the client's).
 	withPort bool
-	// active holds the real servers that take new connections
+	// active holds the NAT real servers that take new connections
 	// (weight > 0) as map data.
 	active   map[string]bool
 	maskBits int
 }
+
+// mixed: the service's real servers forward in different ways, one of
+// them NAT.
+func (s *service) mixed() bool { return s.nat && s.fwd }
+
+// schedNAT: new connections are scheduled in the nat chain, where every
+// method can be applied; a service that only forwards (DR, TUN) is
+// scheduled before it and needs no conntrack.
+func (s *service) schedNAT() bool { return !s.fwd || s.nat }
 
 func protoNumber(p lvs.Protocol) (byte, bool) {
 	switch p {
@@ -68,23 +79,37 @@ func protoNumber(p lvs.Protocol) (byte, bool) {
 }
 
 // plan validates every service before anything is sent, so that a bad
-// one leaves the running program alone.
-func plan(services []lvs.Service) ([]*service, error) {
+// one leaves the running program alone. It returns the services, and the
+// tunnel to each TUN real server.
+func plan(services []lvs.Service) ([]*service, map[netip.Addr]tunnel, error) {
 	out := make([]*service, 0, len(services))
 	seen := map[string]bool{}
+	tunnels := map[netip.Addr]tunnel{}
 	for i := range services {
 		s, err := planOne(services[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		key := s.fam.name + " " + s.ident
 		if seen[key] {
-			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrDuplicate)
+			return nil, nil, fmt.Errorf("virtual service %s: %w", s.name, ErrDuplicate)
 		}
 		seen[key] = true
+		for _, r := range s.Reals {
+			if r.Method != lvs.TUN {
+				continue
+			}
+			t, _ := checkTunnel(r.Tunnel, r.Addr.Is6())
+			if old, ok := tunnels[r.Addr]; ok && old != t {
+				// One route per real server carries its tunnel.
+				return nil, nil, fmt.Errorf("virtual service %s, real server %v: %w: another service tunnels to it differently",
+					s.name, r.Addr, ErrTunnel)
+			}
+			tunnels[r.Addr] = t
+		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out, tunnels, nil
 }
 
 func planOne(in lvs.Service) (*service, error) {
@@ -134,44 +159,49 @@ func planOne(in lvs.Service) (*service, error) {
 		return bad("persistence granularity /%d", s.PersistenceBits)
 	}
 	var total uint64
-	seen, seenAddr := map[netip.AddrPort]bool{}, map[netip.Addr]bool{}
+	seen := map[netip.AddrPort]bool{}
+	// The addresses of every real server, and of the DR and TUN ones.
+	addrs, fwdAddrs := map[netip.Addr]bool{}, map[netip.Addr]bool{}
 	for i, r := range s.Reals {
 		r.Addr = r.Addr.Unmap()
 		s.Reals[i] = r
 		id := netip.AddrPortFrom(r.Addr, r.Port)
+		fwd := r.Method == lvs.DR || r.Method == lvs.TUN
 		switch {
-		case r.Method == lvs.TUN:
-			return nil, fmt.Errorf("virtual service %s, real server %v: %w", s.name, id, ErrTUN)
-		case r.Method != lvs.NAT && r.Method != lvs.DR:
+		case r.Method != lvs.NAT && !fwd:
 			return bad("real server %v: method %v", id, r.Method)
-		case i > 0 && r.Method != s.Reals[0].Method:
-			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrMixedMethod)
 		case !r.Addr.IsValid() || r.Addr.Is6() != (s.fam == ipv6):
 			return bad("real server %v: not an %s address", id, s.fam.name)
 		case r.Weight < 0:
 			return bad("real server %v: weight %d", id, r.Weight)
-		case seen[id] || r.Method == lvs.DR && seenAddr[r.Addr]:
-			// DR sends to an address: its port cannot tell two apart.
+		case seen[id] || fwdAddrs[r.Addr] || fwd && addrs[r.Addr]:
+			// DR and TUN send to an address: its port cannot tell
+			// two apart.
 			return bad("real server %v twice", id)
 		}
-		seen[id], seenAddr[r.Addr] = true, true
+		if r.Method == lvs.TUN {
+			if _, err := checkTunnel(r.Tunnel, r.Addr.Is6()); err != nil {
+				return nil, fmt.Errorf("virtual service %s, real server %v: %w", s.name, id, err)
+			}
+		}
+		seen[id], addrs[r.Addr], fwdAddrs[r.Addr] = true, true, fwd
+		s.nat, s.fwd = s.nat || !fwd, s.fwd || fwd
 		total += uint64(r.Weight)
 	}
 	if total > math.MaxUint32 {
 		return bad("weights add up to %d", total)
 	}
-	if len(s.Reals) > 0 {
-		s.method = s.Reals[0].Method
-	}
-	if s.method == lvs.NAT {
+	if s.nat {
 		if s.OnePacket {
 			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrOnePacket)
 		}
 		with, without := 0, 0
 		for _, r := range s.Reals {
-			if s.realPort(r) != 0 {
+			switch {
+			case r.Method != lvs.NAT:
+			case s.realPort(r) != 0:
 				with++
-			} else {
+			default:
 				without++
 			}
 		}
@@ -183,7 +213,7 @@ func planOne(in lvs.Service) (*service, error) {
 	s.slots = slots(s.sched, s.Reals)
 	s.active = map[string]bool{}
 	for _, r := range s.Reals {
-		if r.Weight > 0 {
+		if r.Method == lvs.NAT && r.Weight > 0 {
 			s.active[string(s.data(r))] = true
 		}
 	}
@@ -199,9 +229,8 @@ func (s *service) realPort(r lvs.Real) uint16 {
 	return s.Port
 }
 
-// data is a real server as map data: its address, and for NAT with
-// ports the port in a register of its own (concatenations pad to 32
-// bits).
+// data is a NAT real server as map data: its address, and with ports
+// the port in a register of its own (concatenations pad to 32 bits).
 func (s *service) data(r lvs.Real) []byte {
 	b := r.Addr.AsSlice()
 	if s.withPort {
@@ -218,39 +247,43 @@ func (s *service) dataType() nftables.SetDatatype {
 	return s.fam.addrType
 }
 
-// persistMap names a NAT service's persistence map. The granularity is
-// in the name: entries masked differently must not be carried over.
+// persistMap names the persistence map of a service's NAT real servers.
+// The granularity is in the name: entries masked differently must not be
+// carried over.
 func (s *service) persistMap() string {
 	return fmt.Sprintf("persist_%s_m%d", s.ident, s.maskBits)
 }
 
-// persistSet names a DR service's persistence set of one real server.
+// persistSet names the persistence set of one DR or TUN real server.
 func (s *service) persistSet(r lvs.Real) string {
 	return fmt.Sprintf("persist_%s_m%d_%s", s.ident, s.maskBits, addrIdent(r.Addr))
 }
 
-// flowSet names a DR service's set of the connections of one real server.
+// flowSet names the set of the connections of one DR or TUN real server.
 func (s *service) flowSet(r lvs.Real) string {
 	return fmt.Sprintf("flows_%s_%s", s.ident, addrIdent(r.Addr))
 }
 
-// drChain names a DR service's chain that sends new connections to one
-// real server.
-func (s *service) drChain(r lvs.Real) string {
-	return fmt.Sprintf("dr_%s_%s", s.ident, addrIdent(r.Addr))
+// realChain names the chain that sends a new connection to one real
+// server.
+func (s *service) realChain(r lvs.Real) string {
+	if r.Method == lvs.NAT {
+		return fmt.Sprintf("to_%s_%s_%d", s.ident, addrIdent(r.Addr), r.Port)
+	}
+	return fmt.Sprintf("to_%s_%s", s.ident, addrIdent(r.Addr))
 }
 
 // dynamicSets names the sets and maps of the service that the packet
 // path fills, whose entries an Apply carries over.
 func (s *service) dynamicSets() []string {
-	if s.method == lvs.NAT {
-		if s.Persistence > 0 {
-			return []string{s.persistMap()}
-		}
-		return nil
-	}
 	var out []string
+	if s.nat && s.Persistence > 0 {
+		out = append(out, s.persistMap())
+	}
 	for _, r := range s.Reals {
+		if r.Method == lvs.NAT {
+			continue
+		}
 		if !s.OnePacket {
 			out = append(out, s.flowSet(r))
 		}
@@ -280,7 +313,7 @@ func (s *service) flowKeyType() nftables.SetDatatype {
 	return nftables.MustConcatSetType(a, port)
 }
 
-// flowTimeout is how long a DR connection is remembered after its last
+// flowTimeout is how long a DR or TUN connection is remembered after its last
 // packet: IPVS's established TCP timeout, its UDP timeout.
 func (s *service) flowTimeout() time.Duration {
 	if s.FWMark == 0 && s.Protocol == lvs.UDP {

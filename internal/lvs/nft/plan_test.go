@@ -3,10 +3,14 @@ package nft
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vipd/vipd/internal/lvs"
+	"github.com/vipd/vipd/internal/netlab"
 )
 
 func TestApproximates(t *testing.T) {
@@ -73,10 +77,61 @@ func TestPlanErrors(t *testing.T) {
 		err  error
 	}{
 		{"ok", []lvs.Service{ok}, nil},
-		{"TUN", []lvs.Service{with(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN })}, ErrTUN},
+		{"TUN", []lvs.Service{with(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN })}, nil},
 		{"mixed methods", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals = append(s.Reals, lvs.Real{Addr: netip.MustParseAddr("192.0.2.11"), Weight: 1, Method: lvs.DR},
+				lvs.Real{Addr: netip.MustParseAddr("192.0.2.12"), Weight: 1, Method: lvs.TUN})
+		})}, nil},
+		{"mixed ops", []lvs.Service{with(func(s *lvs.Service) {
+			s.OnePacket = true
 			s.Reals = append(s.Reals, lvs.Real{Addr: netip.MustParseAddr("192.0.2.11"), Weight: 1, Method: lvs.DR})
-		})}, ErrMixedMethod},
+		})}, ErrOnePacket},
+		{"ops DR and TUN", []lvs.Service{with(func(s *lvs.Service) {
+			s.OnePacket = true
+			s.Reals = []lvs.Real{{Addr: r4.Addr, Weight: 1, Method: lvs.DR},
+				{Addr: netip.MustParseAddr("192.0.2.11"), Weight: 1, Method: lvs.TUN}}
+		})}, nil},
+		{"NAT and DR on one address", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals = append(s.Reals, lvs.Real{Addr: r4.Addr, Port: 8080, Weight: 1, Method: lvs.DR})
+		})}, ErrService},
+		{"DR and NAT on one address", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals = []lvs.Real{{Addr: r4.Addr, Weight: 1, Method: lvs.DR}, {Addr: r4.Addr, Port: 8080, Weight: 1}}
+		})}, ErrService},
+		{"NAT ports apart", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals = append(s.Reals, lvs.Real{Addr: r4.Addr, Port: 8080, Weight: 1})
+		})}, nil},
+		{"GRE", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "gre", Checksum: "nocsum"}
+		})}, nil},
+		{"GUE", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "gue", Port: 6080}
+		})}, nil},
+		{"GUE without a port", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "gue"}
+		})}, ErrService},
+		{"GUE over IPv6", []lvs.Service{{Addr: v6, Port: 80, Scheduler: "rr", Reals: []lvs.Real{{
+			Addr: netip.MustParseAddr("2001:db8::10"), Weight: 1, Method: lvs.TUN, Tunnel: lvs.Tunnel{Type: "gue", Port: 6080}}}}}, ErrTunnel},
+		{"tunnel type", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "vxlan"}
+		})}, ErrService},
+		{"csum", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "gre", Checksum: "csum"}
+		})}, ErrTunnel},
+		{"remcsum", []lvs.Service{with(func(s *lvs.Service) {
+			s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "gue", Port: 6080, Checksum: "remcsum"}
+		})}, ErrTunnel},
+		{"two tunnels to one real", []lvs.Service{
+			with(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN }),
+			with(func(s *lvs.Service) {
+				s.Port = 443
+				s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "gre"}
+			})}, ErrTunnel},
+		{"one tunnel to one real", []lvs.Service{
+			with(func(s *lvs.Service) { s.Reals[0].Method = lvs.TUN }),
+			with(func(s *lvs.Service) {
+				s.Port = 443
+				s.Reals[0].Method, s.Reals[0].Tunnel = lvs.TUN, lvs.Tunnel{Type: "ipip"}
+			})}, nil},
 		{"mixed ports", []lvs.Service{with(func(s *lvs.Service) {
 			s.Port = 0
 			s.Reals = append(s.Reals, lvs.Real{Addr: netip.MustParseAddr("192.0.2.11"), Port: 80, Weight: 1})
@@ -95,7 +150,7 @@ func TestPlanErrors(t *testing.T) {
 			Reals: []lvs.Real{{Addr: netip.MustParseAddr("2001:db8::10"), Weight: 1}}}}, nil},
 		{"SCTP", []lvs.Service{with(func(s *lvs.Service) { s.Protocol = lvs.SCTP })}, nil},
 	} {
-		_, err := plan(c.svcs)
+		_, _, err := plan(c.svcs)
 		if !errors.Is(err, c.err) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.err)
 		}
@@ -107,10 +162,112 @@ func TestPlanKeepsInput(t *testing.T) {
 	mapped := netip.MustParseAddr("::ffff:192.0.2.10")
 	s := lvs.Service{Addr: netip.MustParseAddr("192.0.2.1"), Port: 80, Scheduler: "rr",
 		Reals: []lvs.Real{{Addr: mapped, Weight: 1}}}
-	if _, err := plan([]lvs.Service{s}); err != nil {
+	if _, _, err := plan([]lvs.Service{s}); err != nil {
 		t.Fatal(err)
 	}
 	if s.Reals[0].Addr != mapped {
 		t.Errorf("plan rewrote the caller's real server to %v", s.Reals[0].Addr)
+	}
+}
+
+// A service of NAT, DR and TUN real servers: scheduled in the nat chain,
+// NAT data (ports) from its NAT real servers alone, sets for the others.
+func TestPlanMixed(t *testing.T) {
+	a := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
+	svc := lvs.Service{Addr: a(1), Port: 80, Scheduler: "wrr", Persistence: time.Minute, Reals: []lvs.Real{
+		{Addr: a(10), Port: 8080, Weight: 1},
+		{Addr: a(11), Weight: 2, Method: lvs.DR},
+		{Addr: a(12), Weight: 0, Method: lvs.TUN, Tunnel: lvs.Tunnel{Type: "gre"}},
+		{Addr: a(13), Weight: 1, Method: lvs.TUN},
+	}}
+	plans, tunnels, err := plan([]lvs.Service{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := plans[0]
+	if !s.nat || !s.fwd || !s.mixed() || !s.schedNAT() || !s.withPort {
+		t.Errorf("nat %v, fwd %v, mixed %v, scheduled in nat %v, with port %v", s.nat, s.fwd, s.mixed(), s.schedNAT(), s.withPort)
+	}
+	if len(s.slots) != 3 {
+		t.Errorf("slots: %v", s.slots)
+	}
+	if len(s.active) != 1 || !s.active[string(s.data(svc.Reals[0]))] {
+		t.Errorf("active: %v", s.active)
+	}
+	wantSets := []string{"persist_tcp_192_0_2_1_80_m32",
+		"flows_tcp_192_0_2_1_80_192_0_2_11", "persist_tcp_192_0_2_1_80_m32_192_0_2_11",
+		"flows_tcp_192_0_2_1_80_192_0_2_12", // weight 0: no clients to remember
+		"flows_tcp_192_0_2_1_80_192_0_2_13", "persist_tcp_192_0_2_1_80_m32_192_0_2_13"}
+	if got := s.dynamicSets(); strings.Join(got, " ") != strings.Join(wantSets, " ") {
+		t.Errorf("dynamic sets:\n%v\nwant\n%v", got, wantSets)
+	}
+	if got, want := s.realChain(svc.Reals[0]), "to_tcp_192_0_2_1_80_192_0_2_10_8080"; got != want {
+		t.Errorf("NAT real server's chain %s, want %s", got, want)
+	}
+	if got, want := s.realChain(svc.Reals[1]), "to_tcp_192_0_2_1_80_192_0_2_11"; got != want {
+		t.Errorf("DR real server's chain %s, want %s", got, want)
+	}
+	wantTunnels := map[netip.Addr]tunnel{a(12): {typ: "gre"}, a(13): {typ: "ipip"}}
+	if len(tunnels) != len(wantTunnels) || tunnels[a(12)] != wantTunnels[a(12)] || tunnels[a(13)] != wantTunnels[a(13)] {
+		t.Errorf("tunnels %v, want %v", tunnels, wantTunnels)
+	}
+
+	// DR and TUN alone: scheduled before the nat chain.
+	svc.Reals = svc.Reals[1:]
+	plans, _, err = plan([]lvs.Service{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := plans[0]; s.nat || s.mixed() || s.schedNAT() {
+		t.Errorf("DR and TUN: nat %v, mixed %v, scheduled in nat %v", s.nat, s.mixed(), s.schedNAT())
+	}
+}
+
+func TestAssemble(t *testing.T) {
+	code, err := assemble(movImm(r0, 1), []any{jeqImm(r0, 1, "out"), movImm(r0, 2)}, label("out"), exit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(code) != 4*8 {
+		t.Fatalf("%d bytes", len(code))
+	}
+	// The jump skips one instruction; registers share a byte.
+	if jmp := code[8:16]; jmp[0] != bpfJMP|bpfJEQ|bpfK || jmp[2] != 1 || jmp[3] != 0 {
+		t.Errorf("jump % x", jmp)
+	}
+	if mov := code[16:24]; mov[1] != r0 || mov[4] != 2 {
+		t.Errorf("mov % x", mov)
+	}
+	if _, err := assemble(ja("nowhere")); err == nil {
+		t.Error("a jump to no label assembled")
+	}
+	if b, _ := assemble(insn{dst: r3, src: r10}); b[1] != 0xa3 {
+		t.Errorf("registers: %#x", b[1])
+	}
+}
+
+// The kernel's verifier takes every encapsulation program.
+func TestEncapProgs(t *testing.T) {
+	netlab.NeedRoot(t)
+	src4, dst4 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	src6, dst6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	for _, c := range []struct {
+		tun      tunnel
+		src, dst netip.Addr
+	}{
+		{tunnel{typ: tunIPIP}, src4, dst4}, {tunnel{typ: tunGRE}, src4, dst4}, {tunnel{typ: tunGUE, port: 6080}, src4, dst4},
+		{tunnel{typ: tunIPIP}, src6, dst6}, {tunnel{typ: tunGRE}, src6, dst6},
+		{tunnel{typ: tunIPIP}, netip.Addr{}, dst4},
+	} {
+		code, err := encapProg(c.tun, c.src, c.dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := loadProg(unix.BPF_PROG_TYPE_LWT_XMIT, "vfnf_test", code)
+		if err != nil {
+			t.Errorf("%v from %v to %v: %v", c.tun, c.src, c.dst, err)
+			continue
+		}
+		unix.Close(fd)
 	}
 }

@@ -68,6 +68,8 @@ type batch struct {
 	// old holds the entries the table's dynamic maps had, by name.
 	old    map[string][]nftables.SetElement
 	protos *nftables.Set
+	// tunDev is the device TUN copies leave by (tunnel.go).
+	tunDev int
 }
 
 func (b *batch) nextID() uint32 {
@@ -90,19 +92,25 @@ func (b *batch) program(t *nftables.Table, svcs []*service, old map[string][]nft
 				return err
 			}
 		}
-		if s.method == lvs.DR {
-			rules, err := b.dr(s)
+		var st *fwdSets
+		if s.fwd {
+			var err error
+			if st, err = b.addFwdSets(s); err != nil {
+				return err
+			}
+			rules, err := b.fwd(s, st)
 			if err != nil {
 				return err
 			}
 			dr = append(dr, rules...)
-			continue
 		}
-		n, l, err := b.nat(s)
-		if err != nil {
-			return err
+		if s.schedNAT() {
+			n, l, err := b.nat(s, st)
+			if err != nil {
+				return err
+			}
+			nat, learn = append(nat, n...), append(learn, l...)
 		}
-		nat, learn = append(nat, n...), append(learn, l...)
 	}
 	if len(nat) > 0 {
 		b.chains("nat", nftables.ChainTypeNAT, natPriority, nat,
@@ -237,13 +245,14 @@ func index(s *service, total uint32) []expr.Any {
 	return append(e, &expr.Byteorder{SourceRegister: regData, DestRegister: regData, Op: expr.ByteorderHton, Len: 4, Size: 4})
 }
 
-// schedMap adds the scheduler's map, "sched_<service>": key ranges sized
-// by weight, so wrr 3:1 is { 0-2 : A, 3 : B }. val gives a real server's
-// data or verdict. It returns the map and the number of keys.
-func (b *batch) schedMap(s *service, val func(lvs.Real) nftables.SetElement, dataType nftables.SetDatatype) (*nftables.Set, uint32, error) {
+// schedMap adds a scheduler's map: key ranges sized by weight, so wrr
+// 3:1 is { 0-2 : A, 3 : B }. val gives a real server's data or verdict.
+// It returns the map and the number of keys.
+func (b *batch) schedMap(s *service, name string, slots []slot, val func(lvs.Real) nftables.SetElement,
+	dataType nftables.SetDatatype) (*nftables.Set, uint32, error) {
 	var total uint32
 	var elems []nftables.SetElement
-	for _, sl := range s.slots {
+	for _, sl := range slots {
 		e := val(sl.real)
 		e.Key = be32(total)
 		elems = append(elems, e)
@@ -251,12 +260,46 @@ func (b *batch) schedMap(s *service, val func(lvs.Real) nftables.SetElement, dat
 		// A named interval map wants every interval closed.
 		elems = append(elems, nftables.SetElement{Key: be32(total), IntervalEnd: true})
 	}
-	m := &nftables.Set{Table: b.t, ID: b.nextID(), Name: "sched_" + s.ident, Constant: true,
+	m := &nftables.Set{Table: b.t, ID: b.nextID(), Name: name, Constant: true,
 		Interval: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: dataType}
 	if err := b.conn.AddSet(m, elems); err != nil {
 		return nil, 0, err
 	}
 	return m, total, nil
+}
+
+// schedule sends a new connection to the scheduler's choice, through a
+// verdict map "sched_<service>" to the chosen real server's chain, which
+// applies that real server's method: dnat for NAT, learn and send for DR
+// and TUN (st holds their sets).
+func (b *batch) schedule(s *service, st *fwdSets) ([]expr.Any, error) {
+	made := map[string]bool{}
+	chain := func(r lvs.Real) *expr.Verdict {
+		name := s.realChain(r)
+		if !made[name] {
+			made[name] = true
+			if r.Method == lvs.NAT {
+				b.chain(name, cat(s.natData(r), s.dnat()))
+			} else if learn := st.learn(s, r); len(learn) > 0 {
+				// The second rule sends without learning when a
+				// set is full.
+				b.chain(name, cat(learn, b.send(r)), b.send(r))
+			} else {
+				b.chain(name, b.send(r))
+			}
+		}
+		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: name}
+	}
+	if len(s.slots) == 1 {
+		return []expr.Any{chain(s.slots[0].real)}, nil
+	}
+	val := func(r lvs.Real) nftables.SetElement { return nftables.SetElement{VerdictData: chain(r)} }
+	vmap, total, err := b.schedMap(s, "sched_"+s.ident, s.slots, val, nftables.TypeVerdict)
+	if err != nil {
+		return nil, err
+	}
+	return cat(index(s, total),
+		&expr.Lookup{SourceRegister: regData, DestRegister: 0, IsDestRegSet: true, SetName: vmap.Name, SetID: vmap.ID}), nil
 }
 
 // persistKey is the client, its source address masked to the
