@@ -656,6 +656,10 @@ func (b *builder) virtualServer(blk *Node) {
 				vs.Protocol = lvs.UDP
 			case "SCTP":
 				vs.Protocol = lvs.SCTP
+			case "AH", "ESP":
+				// IPVS balances IPsec; the nftables dataplane does not yet.
+				b.notSupportedAt(n.Pos, "protocol "+strings.ToUpper(n.Args[0]))
+				continue
 			default:
 				b.errorf(n.Pos, "protocol %q must be TCP, UDP or SCTP", n.Args[0])
 				continue
@@ -995,27 +999,27 @@ func (b *builder) settleVirtualServers() {
 const balancing = true
 
 // dataplaneLimits refuses what vipd's nftables dataplane cannot do,
-// which IPVS would: tunnelling, one-packet scheduling through NAT, and
-// real servers of one virtual server reached by different methods.
+// which IPVS would: one-packet scheduling through NAT (conntrack binds a
+// flow to its first datagram), tunnel checksums, and GUE to an IPv6 real
+// server.
 func (b *builder) dataplaneLimits(vs *VirtualServer) {
 	servers := vs.Reals
 	if vs.Sorry != nil {
 		servers = append(append([]*RealServer(nil), servers...), vs.Sorry)
 	}
-	mixed := false
 	for _, rs := range servers {
-		if rs.Method == lvs.TUN {
-			b.notSupportedAt(rs.Pos, "lvs_method TUN")
-		}
-		if rs.Method != servers[0].Method {
-			mixed = true
-		}
 		if vs.OnePack && rs.Method == lvs.NAT {
 			b.notSupportedAt(rs.Pos, "ops with lvs_method NAT")
 		}
-	}
-	if mixed {
-		b.notSupportedAt(vs.Pos, "lvs_method differing between the real servers of one virtual_server")
+		if rs.Method != lvs.TUN {
+			continue
+		}
+		if rs.Tunnel.Checksum == "csum" || rs.Tunnel.Checksum == "remcsum" {
+			b.notSupportedAt(rs.Pos, "lvs_method TUN "+rs.Tunnel.Checksum)
+		}
+		if rs.Tunnel.Type == "gue" && rs.Addr.Is6() {
+			b.notSupportedAt(rs.Pos, "lvs_method TUN type gue to an IPv6 real_server")
+		}
 	}
 }
 
