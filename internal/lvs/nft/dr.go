@@ -79,14 +79,17 @@ func (b *batch) fwd(s *service, st *fwdSets) ([][]expr.Any, error) {
 		rules = append(rules, cat(m, dnatted(), &expr.Verdict{Kind: expr.VerdictAccept}))
 	}
 	// A connection seen before goes where it went (even to a real
-	// server now of weight 0), and keeps its client's entry alive.
+	// server now of weight 0), and keeps its client's entry alive, if
+	// the client is still remembered for that real server: a late
+	// packet of an old flow must not pin the client back to where it
+	// was (IPVS's template is never rewritten by another connection).
 	for _, r := range s.Reals {
 		f := st.flows[r.Addr]
 		if f == nil {
 			continue
 		}
 		if p := st.persist[r.Addr]; p != nil {
-			rules = append(rules, cat(m, flowKey(s), has(f, regKey), persistKey(s), update(p)))
+			rules = append(rules, cat(m, flowKey(s), has(f, regKey), persistKey(s), has(p, regKey), update(p)))
 		}
 		rules = append(rules, cat(m, flowKey(s), has(f, regKey), update(f), b.send(r)))
 	}

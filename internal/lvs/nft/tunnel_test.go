@@ -323,6 +323,15 @@ func TestMixedMethods(t *testing.T) {
 	if len(used) != 3 {
 		t.Errorf("6 persistent clients reached %v", used)
 	}
+	// Packets of the client's older connections to other real servers
+	// must not pin it to them.
+	first := l.greet(clientAddr, ap(vip(0), 80)).name
+	for name, c := range live {
+		if err := c.ping(); err != nil {
+			t.Errorf("old connection to %s: %v", name, err)
+		}
+	}
+	want(t, "persistence past old connections", l.count(clientAddr, ap(vip(0), 80), 3), map[string]int{first: 3})
 	l.apply(svc)
 	for i := 2; i < 8; i++ {
 		src := netip.AddrFrom4([4]byte{198, 18, 55, byte(i)})
