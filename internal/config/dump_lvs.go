@@ -191,10 +191,6 @@ func (d *dumper) realServer(rs *RealServer) {
 	d.line(1, "}")
 }
 
-func takesConnectTimeout(ck *Checker) bool {
-	return ck.Misc == nil && ck.File == nil && ck.Kind != "BFD_CHECK"
-}
-
 func (d *dumper) checker(ck *Checker) {
 	d.line(2, "%s {", ck.Kind)
 	if ck.Connect.Addr().IsValid() {

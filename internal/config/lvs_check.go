@@ -159,7 +159,7 @@ func (b *builder) checker(n *Node, vs *VirtualServer, rs *RealServer, d *checker
 	}
 	for _, c := range n.Children {
 		if b.checkerDefault(c, &cd, what) {
-			if c.Keyword == "connect_timeout" && (ck.Misc != nil || ck.File != nil || ck.BFD != "" || n.Keyword == "BFD_CHECK") {
+			if c.Keyword == "connect_timeout" && !takesConnectTimeout(ck) {
 				b.other(schema.keywords["virtual_server"].block.keywords["real_server"].block.keywords[n.Keyword].block, c)
 			}
 			continue
@@ -841,4 +841,10 @@ func (b *builder) smtpHosts(ck *Checker, n *Node, rs *RealServer) []*Checker {
 		return []*Checker{ck}
 	}
 	return out
+}
+
+// takesConnectTimeout reports whether the checker's block may set
+// connect_timeout: MISC, FILE and BFD checkers connect to nothing.
+func takesConnectTimeout(ck *Checker) bool {
+	return ck.Misc == nil && ck.File == nil && ck.Kind != "BFD_CHECK"
 }

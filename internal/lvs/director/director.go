@@ -128,8 +128,6 @@ type Director struct {
 	verdicts chan Verdict
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	files    map[string]int64 // the tracked files' values
-	bfdUp    map[string]bool
 	started  bool
 	closed   bool
 }
@@ -179,7 +177,6 @@ func (d *Director) Verdicts() <-chan Verdict { return d.verdicts }
 // (an error there stops vipd at start: nothing would be balanced), and
 // starts the checkers.
 func (d *Director) Start(files map[string]int64, bfdUp map[string]bool) error {
-	d.files, d.bfdUp = files, bfdUp
 	for _, v := range d.vss {
 		for _, r := range v.reals {
 			for ci, c := range r.Checkers {
@@ -391,10 +388,9 @@ func (d *Director) apply() {
 
 // FileChanged follows a tracked file's new value into its FILE_CHECKs.
 func (d *Director) FileChanged(name string, value int64) {
-	if d.files == nil {
+	if !d.started {
 		return
 	}
-	d.files[name] = value
 	for _, vs := range d.vss {
 		for ri, r := range vs.reals {
 			for ci, c := range r.Checkers {
@@ -419,7 +415,7 @@ func (d *Director) FileChanged(name string, value int64) {
 // BFDChanged follows a BFD session going up or down into its
 // BFD_CHECKs.
 func (d *Director) BFDChanged(name string, up bool) {
-	if d.bfdUp == nil {
+	if !d.started {
 		return
 	}
 	for _, vs := range d.vss {
