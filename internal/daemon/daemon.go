@@ -407,7 +407,6 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 		if err := d.director.Start(d.fileValues, d.bfdUp); err != nil {
 			return err
 		}
-		defer d.director.Stop()
 		verdicts = d.director.Verdicts()
 	}
 	if !d.delayStart(packets, signals) {
