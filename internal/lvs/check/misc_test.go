@@ -113,12 +113,14 @@ func TestMiscTimeout(t *testing.T) {
 		name, script string
 		min, max     time.Duration
 	}{
-		{"terminated", `sleep 30 & echo $$ $! > %s; wait`, 200 * time.Millisecond, 1200 * time.Millisecond},
-		{"killed", `trap '' TERM; sleep 30 & echo $$ $! > %s; wait`, 500 * time.Millisecond, 1500 * time.Millisecond},
+		// misc_timeout 1 s: time enough, on a loaded machine, for the
+		// shell to start and write its pids before it is ended.
+		{"terminated", `sleep 30 & echo $$ $! > %s; wait`, time.Second, 2 * time.Second},
+		{"killed", `trap '' TERM; sleep 30 & echo $$ $! > %s; wait`, 1300 * time.Millisecond, 2300 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, tc.name)
-			m := Misc{Argv: sh(strings.ReplaceAll(tc.script, "%s", file)), Timeout: 200 * time.Millisecond}
+			m := Misc{Argv: sh(strings.ReplaceAll(tc.script, "%s", file)), Timeout: time.Second}
 			start := time.Now()
 			r := m.Probe(ctxFor(t, 5*time.Second))
 			d := time.Since(start)
@@ -132,10 +134,26 @@ func TestMiscTimeout(t *testing.T) {
 	t.Run("context ends first", func(t *testing.T) {
 		file := filepath.Join(dir, "ctx")
 		m := Misc{Argv: sh(`trap '' TERM; sleep 30 & echo $$ $! > ` + file + `; wait`), Timeout: 10 * time.Second}
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		// The context ends once the shell has written its pids, however
+		// long a loaded machine takes to start it; the probe must return
+		// within a second of that.
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		r := took(t, time.Second, func() Result { return m.Probe(ctx) })
-		wantFail(t, r, "context deadline exceeded")
+		cancelled := make(chan time.Time, 1)
+		go func() {
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if b, err := os.ReadFile(file); err == nil && strings.HasSuffix(string(b), "\n") {
+					break
+				}
+			}
+			cancelled <- time.Now()
+			cancel()
+		}()
+		r := m.Probe(ctx)
+		if d := time.Since(<-cancelled); d > time.Second {
+			t.Errorf("probe returned %v after its context ended, want at most 1s", d)
+		}
+		wantFail(t, r, "context canceled")
 		pidsGone(t, readPids(t, file))
 	})
 }
