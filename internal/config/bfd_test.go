@@ -57,7 +57,6 @@ vrrp_instance I {
 		t.Errorf("tracked: %+v", in.TrackBFDs)
 	}
 	for _, c := range []struct{ conf, want string }{
-		{"bfd_instance x {\n min_rx 5\n}\nvrrp_instance I {\n interface eth0\n virtual_router_id 1\n track_bfd {\n  x\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n", "track_bfd x: bfd_instance x is disabled: it has no neighbor_ip"},
 		{"bfd_instance x {\n neighbor_ip 192.0.2.1\n source_ip fd00::1\n}\n", "different families"},
 		{"bfd_instance x {\n neighbor_ip 192.0.2.1\n idle_tx 500\n}\n", "idle_tx \"500\""},
 		{"bfd_instance x {\n neighbor_ip 192.0.2.1\n}\nbfd_instance y {\n neighbor_ip 192.0.2.1\n}\n", "another bfd_instance has neighbor_ip 192.0.2.1"},

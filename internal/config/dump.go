@@ -77,6 +77,7 @@ func (c *Config) Dump(w io.Writer) error {
 	if c.Global.ScriptSecurity {
 		d.line(1, "enable_script_security")
 	}
+	d.lvsGlobal(&c.Global)
 	d.line(0, "}")
 	for _, s := range c.Scripts {
 		d.script(s)
@@ -106,6 +107,7 @@ func (c *Config) Dump(w io.Writer) error {
 	for _, f := range c.BFDs {
 		d.bfd(f)
 	}
+	d.disabledBFDs(c)
 	for _, g := range c.SyncGroups {
 		d.line(0, "vrrp_sync_group %s {", quote(g.Name))
 		d.group(g.Members)

@@ -6,9 +6,56 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vipd/vipd/internal/lvs"
 )
+
+// lvsGlobal writes global_defs' balancing settings.
+func (d *dumper) lvsGlobal(g *Global) {
+	t := g.LVSTimeouts
+	if t != (lvs.Timeouts{}) {
+		line := "lvs_timeouts"
+		for _, o := range []struct {
+			name string
+			v    time.Duration
+		}{{"tcp", t.TCP}, {"tcpfin", t.TCPFin}, {"udp", t.UDP}} {
+			if o.v > 0 {
+				line += fmt.Sprintf(" %s %d", o.name, o.v/time.Second)
+			}
+		}
+		d.line(1, "%s", line)
+	}
+	if g.LVSFlush {
+		d.line(1, "lvs_flush")
+	}
+	switch g.LVSFlushOnStop {
+	case "ALL":
+		d.line(1, "lvs_flush_on_stop")
+	case "VS":
+		d.line(1, "lvs_flush_on_stop VS")
+	}
+}
+
+// disabledBFDs writes, empty, each bfd_instance that a BFD_CHECK names
+// but that was disabled for want of a neighbour, so that the dump reads
+// back with the same checkers.
+func (d *dumper) disabledBFDs(c *Config) {
+	written := map[string]bool{}
+	for _, vs := range c.VirtualServers {
+		for _, rs := range vs.Reals {
+			for _, ck := range rs.Checkers {
+				if ck.BFD == "" || c.BFD(ck.BFD) != nil || written[ck.BFD] {
+					continue
+				}
+				written[ck.BFD] = true
+				d.line(0, "bfd_instance %s {", quote(ck.BFD))
+				d.line(1, "# disabled: it has no neighbor_ip")
+				d.line(0, "}")
+			}
+		}
+	}
+}
 
 // lvs writes the SSL block, the virtual server groups and the virtual
 // servers, every setting resolved: each checker says its own timing, so

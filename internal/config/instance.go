@@ -215,6 +215,11 @@ func (b *builder) instance(blk *Node) {
 		}
 	}
 	b.family(in, version, explicitVersion, native)
+	if c.Version == 3 && c.AuthType != vrrp.AuthNone {
+		// RFC 5798 removed authentication; keepalived drops it too.
+		b.warnf(seen["authentication"].Pos, "authentication: VRRPv3 has none, so it is ignored, as keepalived ignores it; remove the block")
+		c.AuthType, c.AuthPass = vrrp.AuthNone, [8]byte{}
+	}
 	b.unicastOptions(in, mcastDst, ttl, checkUnicastSrc)
 	if interval != nil {
 		b.advertInt(interval, c)

@@ -5,9 +5,11 @@ package config
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -77,6 +79,8 @@ type lexer struct {
 	// def is a multi-line parameter definition still being read: its
 	// name and the lines so far; nil when none is.
 	def *definition
+	// rng draws ${_RANDOM}; random_seed replaces it with a seeded one.
+	rng *rand.Rand
 }
 
 type definition struct {
@@ -273,6 +277,14 @@ func (lx *lexer) statement(text string, pos Pos) {
 	}
 	lx.toks = append(lx.toks, words...)
 	lx.toks = append(lx.toks, token{pos: pos, eol: true})
+	if len(words) == 2 && words[0].text == "random_seed" {
+		// keepalived seeds ${_RANDOM} with it so that each of its
+		// processes expands the file alike; vipd reads the file once,
+		// and seeds from this line on, so that reads are repeatable.
+		if seed, err := strconv.ParseUint(words[1].text, 10, 32); err == nil {
+			lx.rng = rand.New(rand.NewPCG(seed, seed))
+		}
+	}
 }
 
 // stripComment cuts a line at the first '#' or '!' outside double quotes;

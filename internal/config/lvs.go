@@ -261,9 +261,11 @@ func (b *builder) virtualServerGroup(blk *Node) {
 	if b.lvsGroups == nil {
 		b.lvsGroups = map[string]*VirtualServerGroup{}
 	}
-	if old := b.lvsGroups[g.Name]; old != nil {
-		b.errorf(blk.Pos, "virtual_server_group %s: defined twice (first at %s)", g.Name, old.Pos)
-		return
+	first := b.lvsGroups[g.Name]
+	if first != nil {
+		// keepalived keeps both and only ever finds the first; the
+		// second is still read, so that its mistakes are reported.
+		b.warnf(blk.Pos, "virtual_server_group %s is defined twice (first at %s): this one is ignored, as keepalived ignores it; rename or merge them", g.Name, first.Pos)
 	}
 	var v4, v6, noFamily bool
 	for _, n := range blk.Children {
@@ -300,6 +302,8 @@ func (b *builder) virtualServerGroup(blk *Node) {
 		g.Ranges = append(g.Ranges, r)
 	}
 	switch {
+	case first != nil:
+		return
 	case len(g.Ranges) == 0 && len(g.FWMarks) == 0:
 		// keepalived removes it, and any virtual server naming it.
 		b.warnf(blk.Pos, "virtual_server_group %s has no entries: ignored, as keepalived ignores it", g.Name)
@@ -1038,7 +1042,9 @@ func (b *builder) resolveCheckerRefs(vs *VirtualServer) {
 				}
 			case ck.BFD != "":
 				if why, off := b.disabled["bfd_instance "+ck.BFD]; off {
-					b.errorf(ck.Pos, "%s: bfd_instance %s is disabled: %s", what, ck.BFD, why)
+					// keepalived keeps the checker, and no BFD event
+					// ever reaches it; the director does the same.
+					b.warnf(ck.Pos, "%s: bfd_instance %s is disabled (%s): the checker keeps its starting state, as keepalived's does", what, ck.BFD, why)
 				} else if b.cfg.BFD(ck.BFD) == nil {
 					b.errorf(ck.Pos, "%s: no bfd_instance %s is defined", what, ck.BFD)
 				}

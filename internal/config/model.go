@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/iproute"
+	"github.com/vipd/vipd/internal/lvs"
 	"github.com/vipd/vipd/internal/vrrp"
 )
 
@@ -79,6 +80,15 @@ type Global struct {
 	// StartupDelay holds every instance in INIT this long after start
 	// (vrrp_startup_delay), for hosts whose network comes up late.
 	StartupDelay time.Duration
+	// LVSTimeouts bound idle balanced connections (lvs_timeouts).
+	LVSTimeouts lvs.Timeouts
+	// LVSFlushOnStop is lvs_flush_on_stop: "" (not given), "ALL" or "VS".
+	// vipd removes its own tables at stop whatever it says, which is
+	// what either form leaves behind when the tables are only vipd's.
+	LVSFlushOnStop string
+	// LVSFlush is lvs_flush: start from empty balancing tables, as vipd
+	// always does.
+	LVSFlush bool
 }
 
 // Email is global_defs' e-mail settings.
@@ -331,6 +341,9 @@ type builder struct {
 	priorityChanges      *bool
 	groupPriorityChanges map[*SyncGroup]bool
 	instPriorityChanges  map[*Instance]bool // the instances that give their own
+	// firewall is the first vrrp_iptables or nftables line: keepalived
+	// takes one and refuses the other.
+	firewall *Node
 	// disabled are the definitions dropped for want of what makes them
 	// work, by "KIND NAME", with why.
 	disabled map[string]string
@@ -685,6 +698,31 @@ func (b *builder) globalDefs(g *Node) {
 			if b.args(n, 1, 1) {
 				b.defs.iface = n.Args[0]
 			}
+		case "vrrp_iptables", "nftables":
+			// keepalived (built with nftables, as Debian's is) reads
+			// either as the table to use and refuses a second.
+			if b.firewall != nil {
+				b.errorf(n.Pos, "%s: the firewall table is already given by %s at %s, and keepalived ignores this line; keep one", n.Keyword, b.firewall.Keyword, b.firewall.Pos)
+			}
+			b.firewall = n
+			b.other(schemaGlobal, n)
+		case "lvs_timeouts":
+			b.lvsTimeouts(n)
+		case "lvs_flush":
+			b.cfg.Global.LVSFlush = b.args(n, 0, 0)
+		case "lvs_flush_on_stop":
+			switch {
+			case !b.args(n, 0, 1):
+			case len(n.Args) == 0:
+				b.cfg.Global.LVSFlushOnStop = "ALL"
+			case n.Args[0] == "VS":
+				b.cfg.Global.LVSFlushOnStop = "VS"
+			default:
+				b.errorf(n.Pos, "lvs_flush_on_stop %s: the only option is VS", n.Args[0])
+			}
+		case "random_seed":
+			// The lexer seeds ${_RANDOM} with it from this line on.
+			b.int(n, 0, math.MaxUint32)
 		case "script_user":
 			if b.args(n, 1, 2) {
 				b.cfg.Global.ScriptUser = n.Args[0]

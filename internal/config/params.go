@@ -108,7 +108,7 @@ func (lx *lexer) lookup(name string, pos Pos) ([]string, bool) {
 		if v, ok := lx.params[verb]; ok {
 			return v, true // a $_RANDOM of the file's own takes the arguments too
 		}
-		return random(arg)
+		return lx.random(arg)
 	case "_ENV":
 		// Not in keepalived 2.2.7 (later releases have it): the value of
 		// an environment variable, empty if unset.
@@ -120,7 +120,7 @@ func (lx *lexer) lookup(name string, pos Pos) ([]string, bool) {
 }
 
 // random is ${_RANDOM [MIN [MAX]]}: a number from MIN (0) to MAX (32767).
-func random(args string) ([]string, bool) {
+func (lx *lexer) random(args string) ([]string, bool) {
 	lo, hi := int64(0), int64(32767)
 	f := strings.Fields(args)
 	for i, p := range []*int64{&lo, &hi} {
@@ -136,7 +136,11 @@ func random(args string) ([]string, bool) {
 	if lo > hi {
 		return nil, false
 	}
-	return []string{strconv.FormatInt(lo+rand.Int64N(hi-lo+1), 10)}, true
+	draw := rand.Int64N
+	if lx.rng != nil {
+		draw = lx.rng.Int64N
+	}
+	return []string{strconv.FormatInt(lo+draw(hi-lo+1), 10)}, true
 }
 
 // substitute replaces $NAME and ${NAME} with their values. $NAME counts

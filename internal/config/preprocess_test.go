@@ -231,3 +231,31 @@ func normalise(expected string) string {
 	}
 	return notes.String() + out.String()
 }
+
+// TestRandomSeed: random_seed makes ${_RANDOM} after it repeatable.
+func TestRandomSeed(t *testing.T) {
+	draws := func(seed string) string {
+		path := filepath.Join(t.TempDir(), "keepalived.conf")
+		text := "global_defs {\n random_seed " + seed + "\n}\n"
+		for range 8 {
+			text += "a ${_RANDOM 0 1000000}\n"
+		}
+		writeCaseFile(t, path, text)
+		tree, err := ReadTree(path, Options{ConfigID: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range tree.Root.Children[1:] {
+			got = append(got, n.Args...)
+		}
+		return strings.Join(got, " ")
+	}
+	a, b, c := draws("300"), draws("300"), draws("301")
+	if a != b {
+		t.Errorf("random_seed 300 drew %q, then %q", a, b)
+	}
+	if a == c {
+		t.Errorf("random_seed 300 and 301 both drew %q", a)
+	}
+}

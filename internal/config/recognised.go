@@ -80,7 +80,6 @@ var ignorable = func() map[string]string {
 			m[p] = why
 		}
 	}
-	add("only IPVS reads it, and virtual_server (an error) is not supported yet", "net_namespace_ipvs")
 	add("it makes the checkers of virtual_server notify at start, and virtual_server (an error) is not supported yet",
 		"global_defs/rs_init_notifies")
 	add("keepalived checks the new configuration with it on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",

@@ -90,8 +90,6 @@ func TestScriptErrors(t *testing.T) {
 		{"notify arguments without quotes", inst + " notify_master /bin/bash /a.sh 3 4\n}\n",
 			`keepalived.conf:7: vrrp_instance VI_1 notify_master: want notify_master "SCRIPT ARGS..." [USER [GROUP]]`},
 		{"unterminated quote", "vrrp_script s {\n script \"/bin/echo 'a\"\n}\n", "unterminated ' quote"},
-		{"tracked script without a script line", "vrrp_script s {\n interval 2\n}\n" + inst + " track_script {\n  s\n }\n}\n",
-			"keepalived.conf:11: vrrp_instance VI_1: track_script s: vrrp_script s is disabled: it has no script line"},
 		{"fractional interval", "vrrp_script s {\n script /bin/true\n interval 0.5\n}\n", `keepalived.conf:3: interval "0.5": must be a whole number 1..4294`},
 		{"weight out of range", "vrrp_script s {\n script /bin/true\n weight 300\n}\n", `keepalived.conf:3: weight "300" must be a whole number -253..253`},
 		{"defined twice", "vrrp_script s {\n script /bin/true\n}\nvrrp_script s {\n script /bin/false\n}\n", "keepalived.conf:4: vrrp_script s is defined twice"},
@@ -203,5 +201,33 @@ vrrp_instance C {
 	}
 	if g := cfg.SyncGroups[0].Notify.Generic; g == nil || strings.Join(g.Argv, "|") != "/bin/echo|group" {
 		t.Errorf("group notify %+v", g)
+	}
+}
+
+// A definition keepalived disables (a vrrp_script without a script, a
+// track_file without a file, a bfd_instance without a neighbour) is
+// dropped with a warning, and so is each line tracking it: the instance
+// runs without it, as keepalived's does.
+func TestTrackingDisabled(t *testing.T) {
+	inst := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.5\n }\n"
+	for _, c := range []struct{ name, defs, track, want string }{
+		{"script", "vrrp_script s {\n interval 2\n}\n", " track_script {\n  s\n }\n",
+			"keepalived.conf:11: vrrp_instance VI_1: track_script s: vrrp_script s is disabled (it has no script line): the line is ignored"},
+		{"file", "track_file s {\n weight 2\n}\n", " track_file {\n  s\n }\n",
+			"keepalived.conf:11: vrrp_instance VI_1: track_file s: track_file s is disabled (it has no file): the line is ignored"},
+		{"bfd", "bfd_instance s {\n min_rx 5\n}\n", " track_bfd {\n  s\n }\n",
+			"keepalived.conf:11: vrrp_instance VI_1: track_bfd s: bfd_instance s is disabled (it has no neighbor_ip): the line is ignored"},
+	} {
+		cfg, _, err := load(t, c.defs+inst+c.track+"}\n")
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !strings.Contains(fmt.Sprint(cfg.Warnings), c.want) {
+			t.Errorf("%s: warnings %v, want %q", c.name, cfg.Warnings, c.want)
+		}
+		if in := cfg.Instances[0]; len(in.TrackScripts)+len(in.TrackFiles)+len(in.TrackBFDs) != 0 {
+			t.Errorf("%s: the instance still tracks %v %v %v", c.name, in.TrackScripts, in.TrackFiles, in.TrackBFDs)
+		}
 	}
 }

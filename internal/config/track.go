@@ -150,7 +150,9 @@ func (b *builder) resolve(owner, keyword, definition, where string, ts []Tracked
 	for _, t := range ts {
 		weight, reverse, ok := def(t.Name)
 		if why, off := b.disabled[definition+" "+t.Name]; !ok && off {
-			b.errorf(t.Pos, "%s: %s %s: %s %s is disabled: %s (keepalived would ignore the line)", owner, keyword, t.Name, definition, t.Name, why)
+			// The definition's own warning already says what is
+			// missing; the line goes, as keepalived drops it.
+			b.warnf(t.Pos, "%s: %s %s: %s %s is disabled (%s): the line is ignored, as keepalived ignores it", owner, keyword, t.Name, definition, t.Name, why)
 			continue
 		}
 		if !ok {
@@ -168,9 +170,9 @@ func (b *builder) resolve(owner, keyword, definition, where string, ts []Tracked
 // disable drops a definition that cannot work (a vrrp_script without a
 // script, a track_file without a file, a bfd_instance without a
 // neighbour) with a warning, as keepalived drops it; a line tracking it
-// is an error (resolve).
+// is dropped too (resolve), so the file runs as keepalived runs it.
 func (b *builder) disable(pos Pos, definition, name, why string) {
-	b.warnf(pos, "%s %s is disabled: %s, as keepalived disables it; a line tracking it is an error", definition, name, why)
+	b.warnf(pos, "%s %s is disabled: %s, as keepalived disables it, and whatever tracks it runs without it", definition, name, why)
 	b.disabled[definition+" "+name] = why
 }
 

@@ -98,7 +98,6 @@ func TestTrackFileErrors(t *testing.T) {
 	head := "vrrp_instance I {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n"
 	for _, c := range []struct{ name, conf, want string }{
 		{"used before defined", head + " track_file {\n  a\n }\n}\ntrack_file a {\n file /run/a\n}\n", "keepalived.conf:8: vrrp_instance I: track_file a: no track_file a is defined before this line"},
-		{"tracked without a file", "track_file a {\n weight 2\n}\n" + head + " track_file {\n  a\n }\n}\n", "keepalived.conf:11: vrrp_instance I: track_file a: track_file a is disabled: it has no file"},
 		{"weight range", "track_file a {\n file /x\n weight 255\n}\n", "keepalived.conf:3: weight \"255\" must be a whole number -254..254"},
 		{"noreverse in definition", "track_file a {\n file /x\n weight 2 noreverse\n}\n", "keepalived.conf:3: track_file a: weight takes reverse, not noreverse"},
 		{"line weight range", "track_file a {\n file /x\n}\n" + head + " track_file {\n  a weight -300\n }\n}\n", "keepalived.conf:11: track_file a: weight \"-300\" must be a whole number -254..254"},

@@ -114,6 +114,14 @@ type Tunnel struct {
 	Checksum string
 }
 
+// Timeouts are how long the dataplane keeps an idle connection's real
+// server (lvs_timeouts); 0 leaves the kernel's default.
+type Timeouts struct {
+	TCP    time.Duration // an established TCP connection
+	TCPFin time.Duration // a TCP connection after its FIN
+	UDP    time.Duration // a UDP flow
+}
+
 // Dataplane programs the kernel to balance services.
 type Dataplane interface {
 	// Apply makes the kernel balance exactly these services, replacing

@@ -229,6 +229,7 @@ func checker(cfg *config.Config, ck *config.Checker, tlsConfig **tls.Config, res
 		c.File, c.Alpha, c.Limit = f, false, 0
 	case ck.BFD != "":
 		c.BFD, c.Limit = ck.BFD, 0
+		c.NoSession = cfg.BFD(ck.BFD) == nil
 	case ck.Kind == "PING_CHECK":
 		c.Prober = &check.Ping{Dial: dial}
 	case ck.Kind == "TCP_CHECK":

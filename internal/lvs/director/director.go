@@ -83,6 +83,10 @@ type Checker struct {
 	Dynamic bool
 	File    *FileTrack // FILE_CHECK
 	BFD     string     // BFD_CHECK's bfd_instance
+	// NoSession: BFD's bfd_instance is disabled (no neighbor_ip), so no
+	// event ever comes and the checker keeps its starting state, as
+	// keepalived's does.
+	NoSession bool
 }
 
 // FileTrack is a FILE_CHECK: a track_file whose value, times Weight
@@ -184,7 +188,7 @@ func (d *Director) Start(files map[string]int64, bfdUp map[string]bool) error {
 				case c.File != nil:
 					// The file's value is known at once: no alpha.
 					r.up[ci], r.fileWeight[ci] = fileEffect(c.File, files[c.File.Name])
-				case c.BFD != "" && !c.Alpha:
+				case c.BFD != "" && !c.Alpha && !c.NoSession:
 					r.up[ci] = bfdUp[c.BFD]
 				}
 			}

@@ -212,6 +212,16 @@ func TestBFDCheck(t *testing.T) {
 	waitReals(t, plane, "12/1")
 }
 
+// A BFD_CHECK whose bfd_instance is disabled never hears from it and
+// keeps its starting state: up, or down with alpha.
+func TestBFDCheckWithoutSession(t *testing.T) {
+	up := Checker{Kind: "BFD_CHECK", BFD: "gone", NoSession: true}
+	down := up
+	down.Alpha = true
+	_, plane, _ := running(t, VirtualServer{Reals: []RealServer{realAt(11, 1, up), realAt(12, 1, down)}}, Options{})
+	waitReals(t, plane, "11/1")
+}
+
 // ha_suspend: no attempts while the virtual address is elsewhere.
 func TestHASuspend(t *testing.T) {
 	var here atomic.Bool
