@@ -62,6 +62,9 @@ func (b *builder) instance(blk *Node) {
 		case "interface":
 			if b.args(n, 1, 1) {
 				c.Interface = n.Args[0]
+				if why := ifNameProblem(c.Interface); why != "" {
+					b.errorf(n.Pos, "interface %s: %s", c.Interface, why)
+				}
 			}
 		case "virtual_router_id":
 			if v, ok := b.int(n, 1, 255); ok {

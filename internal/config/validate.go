@@ -12,6 +12,7 @@ import (
 // routers that disagree about it. keepalived lets some of these through
 // and a pair of routers then disagree on the wire.
 func (b *builder) crossCheck() {
+	b.unexpandedInterfaces()
 	byName := map[string]*Instance{}
 	// Two multicast instances clash when they listen on one interface to
 	// one group with one id; unicast ones talk to their own peers, and
@@ -83,4 +84,39 @@ func addrList(in *Instance) string {
 		s[i] = a.String()
 	}
 	return fmt.Sprintf("[%s]", strings.Join(s, " "))
+}
+
+// ifNameProblem says why no interface can have the name, or "". A name
+// that cannot exist on any host is the file's mistake, not the host's:
+// keepalived refuses it too, as a missing interface.
+func ifNameProblem(name string) string {
+	switch {
+	case len(name) > 15:
+		return "longer than 15 characters, which Linux interface names cannot be"
+	case strings.Contains(name, ":"):
+		return "a name with ':' is an address label (ip address ... label), not an interface; name the interface the label is on"
+	case strings.ContainsAny(name, "/ \t") || name == "." || name == "..":
+		return "not a name Linux gives an interface"
+	}
+	return ""
+}
+
+// unexpandedInterfaces reports instance interfaces named by a $NAME that
+// no definition matched. Linux allows '$' in a name, so with
+// dynamic_interfaces the instance waits for it, as keepalived's does;
+// without, keepalived refuses the missing interface, and so does vipd,
+// because the name is the file's mistake wherever it runs.
+func (b *builder) unexpandedInterfaces() {
+	for _, in := range b.cfg.Instances {
+		name := in.VRRP.Interface
+		if !strings.Contains(name, "$") {
+			continue
+		}
+		const why = "holds a '$' reference that no parameter definition matched (was its $NAME= line left out by an @ line?)"
+		if b.cfg.Global.DynamicInterfaces {
+			b.warnf(in.Pos, "vrrp_instance %s: interface %s %s; it waits for such an interface (dynamic_interfaces)", in.VRRP.Name, name, why)
+		} else {
+			b.errorf(in.Pos, "vrrp_instance %s: interface %s %s", in.VRRP.Name, name, why)
+		}
+	}
 }

@@ -1,0 +1,32 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Interface names no host can have are the file's mistake: an error
+// wherever -t runs, as keepalived refuses them as missing interfaces.
+func TestImpossibleInterfaceNames(t *testing.T) {
+	inst := func(iface string) string {
+		return "vrrp_instance VI_1 {\n interface " + iface + "\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.5\n }\n}\n"
+	}
+	for _, c := range []struct{ conf, want string }{
+		{inst("eth0:1"), "keepalived.conf:2: interface eth0:1: a name with ':' is an address label"},
+		{inst("averyveryverylongname"), "longer than 15 characters"},
+		{inst("$IF"), "keepalived.conf:1: vrrp_instance VI_1: interface $IF holds a '$' reference that no parameter definition matched"},
+	} {
+		if _, _, err := load(t, c.conf); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.conf, err, c.want)
+		}
+	}
+	// With dynamic_interfaces vipd waits for "$IF", as keepalived does.
+	cfg, _, err := load(t, "global_defs {\n dynamic_interfaces\n}\n"+inst("$IF"))
+	if err != nil || !strings.Contains(fmt.Sprint(cfg.Warnings), "it waits for such an interface") {
+		t.Errorf("with dynamic_interfaces: %v, warnings %v", err, cfg.Warnings)
+	}
+	if _, _, err := load(t, inst("eth0.100")); err != nil {
+		t.Errorf("eth0.100: %v", err)
+	}
+}
