@@ -156,7 +156,14 @@ func (lx *lexer) rawLine(raw string, pos Pos) {
 		lx.definitionLine(raw, pos)
 		return
 	}
-	text := strings.TrimSpace(stripComment(raw))
+	text, cut := cutComment(raw)
+	text = strings.TrimSpace(text)
+	if cut && strings.HasSuffix(strings.TrimRight(raw, " \t\v\f\r"), `\`) {
+		// keepalived takes a line's last '\' off before it cuts the
+		// comment and puts it back after, even when the '\' was in
+		// the comment: "! note \" reads as the word '\'.
+		text += `\`
+	}
 	if text == "" {
 		return
 	}
@@ -290,8 +297,14 @@ func (lx *lexer) statement(text string, pos Pos) {
 // stripComment cuts a line at the first '#' or '!' outside double quotes;
 // a backslash before one makes it a plain character.
 func stripComment(s string) string {
+	text, _ := cutComment(s)
+	return text
+}
+
+// cutComment is stripComment, and says whether there was a comment.
+func cutComment(s string) (text string, cut bool) {
 	if !strings.ContainsAny(s, "#!") {
-		return s
+		return s, false
 	}
 	var b strings.Builder
 	quoted := false
@@ -309,11 +322,11 @@ func stripComment(s string) string {
 			}
 			c = s[i]
 		case c == '#' || c == '!':
-			return b.String()
+			return b.String(), true
 		}
 		b.WriteByte(c)
 	}
-	return b.String()
+	return b.String(), false
 }
 
 // splitLine splits one line into words. Blanks separate words; '{' and

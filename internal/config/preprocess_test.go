@@ -259,3 +259,24 @@ func TestRandomSeed(t *testing.T) {
 		t.Errorf("random_seed 300 and 301 both drew %q", a)
 	}
 }
+
+// A line ending in '\' keeps it when a comment is cut off before it, as
+// keepalived 2.2.7 reads it (checked against keepalived -t: "! note \"
+// is "Unknown keyword '\'", and "priority 100 # note \" an invalid
+// number "100\").
+func TestCommentEndingInBackslash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keepalived.conf")
+	writeCaseFile(t, path, "! a comment \\\npriority 100 # note \\\n# x \\\n# y\nlast \\# not a comment \\\n")
+	tree, err := ReadTree(path, Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range tree.Root.Children {
+		got = append(got, strings.Join(append([]string{n.Keyword}, n.Args...), " "))
+	}
+	want := []string{`\`, `priority 100\`, `\`, `last # not a comment\`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("read %q, want %q", got, want)
+	}
+}
