@@ -297,7 +297,7 @@ func (e *NotSupportedError) Error() string {
 // as far as it was understood, for its warnings.
 func Load(path string, o Options) (*Config, error) {
 	tree, err := ReadTree(path, o)
-	if err != nil {
+	if err != nil && (tree == nil || tree.unreadable) {
 		if tree != nil {
 			return &Config{Warnings: tree.Warnings}, err
 		}
@@ -307,6 +307,7 @@ func Load(path string, o Options) (*Config, error) {
 		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{},
 		groupPriorityChanges: map[*SyncGroup]bool{}, instPriorityChanges: map[*Instance]bool{},
 		disabled: map[string]string{}, lvsSMTPSet: map[*bool]bool{}, lvsRSMethod: map[*RealServer]bool{}}
+	b.errs = append(b.errs, tree.Problems...)
 	b.canonicalise(schema, tree.Root)
 	b.top(tree.Root)
 	if len(b.errs) > 0 {
@@ -341,8 +342,8 @@ type builder struct {
 	priorityChanges      *bool
 	groupPriorityChanges map[*SyncGroup]bool
 	instPriorityChanges  map[*Instance]bool // the instances that give their own
-	// firewall is the first vrrp_iptables or nftables line: keepalived
-	// takes one and refuses the other.
+	// firewall is the last vrrp_iptables or nftables line: keepalived
+	// refuses an nftables after either.
 	firewall *Node
 	// disabled are the definitions dropped for want of what makes them
 	// work, by "KIND NAME", with why.
@@ -700,8 +701,9 @@ func (b *builder) globalDefs(g *Node) {
 			}
 		case "vrrp_iptables", "nftables":
 			// keepalived (built with nftables, as Debian's is) reads
-			// either as the table to use and refuses a second.
-			if b.firewall != nil {
+			// either as the table to use; vrrp_iptables replaces it
+			// with a warning, a second nftables is refused.
+			if b.firewall != nil && n.Keyword == "nftables" {
 				b.errorf(n.Pos, "%s: the firewall table is already given by %s at %s, and keepalived ignores this line; keep one", n.Keyword, b.firewall.Keyword, b.firewall.Pos)
 			}
 			b.firewall = n

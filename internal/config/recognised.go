@@ -50,6 +50,9 @@ func (b *builder) unknown(blk *schemaBlock, n *Node) {
 	if elsewhere := schema.where(n.Keyword); len(elsewhere) > 0 {
 		msg += "; keepalived accepts it in " + strings.Join(elsewhere, ", ")
 	}
+	if n.BraceIgnored {
+		msg += "; keepalived ignores the '{' after it and reads the lines that follow " + in
+	}
 	if n.Keyword == `\` {
 		msg += "; a comment line ending in '\\' leaves the '\\' as a word, as keepalived reads it: remove the '\\'"
 	}

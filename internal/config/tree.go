@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -17,6 +18,8 @@ type Node struct {
 	// its own (no brace on it), for keywords that read it with other
 	// quoting rules (script lines); empty otherwise.
 	Raw string
+	// BraceIgnored: a '{' followed this unknown keyword, and was ignored.
+	BraceIgnored bool
 }
 
 // Tree is a keepalived.conf read into statements.
@@ -26,6 +29,13 @@ type Tree struct {
 	Root *Node
 	// Warnings are problems keepalived tolerates, such as a missing include.
 	Warnings []*Error
+	// Problems are misplaced braces: errors, yet the statements around
+	// them are read on as keepalived reads them, so that their own
+	// mistakes are reported too.
+	Problems Errors
+	// unreadable: the lexer failed (an include loop, a runaway ~SEQ), so
+	// the statements are not worth building.
+	unreadable bool
 }
 
 // Options are what reading a keepalived.conf depends on besides its text.
@@ -39,6 +49,7 @@ type Options struct {
 }
 
 // ReadTree reads a keepalived.conf and the files it includes into a tree.
+// The error lists what the lexer could not read and the Problems.
 func ReadTree(path string, o Options) (*Tree, error) {
 	if o.ConfigID == "" {
 		o.ConfigID = shortHostname()
@@ -49,25 +60,27 @@ func ReadTree(path string, o Options) (*Tree, error) {
 	}
 	root := &Node{Pos: Pos{File: path}, Block: true}
 	p := &treeParser{toks: lx.toks}
-	errs := lx.errs
-	if err := p.block(root, true); err != nil {
-		errs = append(errs, err)
-	}
-	tree := &Tree{Root: root, Warnings: lx.warnings}
-	if len(errs) > 0 {
+	p.block(root, schema)
+	tree := &Tree{Root: root, Warnings: lx.warnings, Problems: p.problems, unreadable: len(lx.errs) > 0}
+	if errs := append(slices.Clone(lx.errs), p.problems...); len(errs) > 0 {
 		return tree, errs
 	}
 	return tree, nil
 }
 
 type treeParser struct {
-	toks []token
-	i    int
+	toks     []token
+	i        int
+	problems Errors
 }
 
 // block reads statements into parent until its closing brace (or the end
-// of input at the top level).
-func (p *treeParser) block(parent *Node, top bool) error {
+// of input at the top level). sch is what parent's block holds, as
+// keepalived knows it; nil for a block of data lines. keepalived opens a
+// block only after a keyword that takes one: any other '{' it ignores,
+// so the '}' after it closes the enclosing block; vipd reads the same.
+func (p *treeParser) block(parent *Node, sch *schemaBlock) {
+	top := parent.Keyword == ""
 	var last *Node // the previous statement, which a lone '{' may open
 	for p.i < len(p.toks) {
 		t := p.toks[p.i]
@@ -75,20 +88,37 @@ func (p *treeParser) block(parent *Node, top bool) error {
 		case t.eol:
 			p.i++
 		case t.isBrace("}"):
-			if top {
-				return errorf(t.pos, "'}' without a matching '{'")
-			}
 			p.i++
-			return nil
+			if !top {
+				return
+			}
+			p.problems = append(p.problems, errorf(t.pos, "'}' without a matching '{': ignored, as keepalived ignores it; remove it"))
 		case t.isBrace("{"):
-			if last == nil || last.Block {
-				return errorf(t.pos, "'{' does not follow a keyword")
-			}
 			p.i++
-			last.Block = true
-			if err := p.block(last, false); err != nil {
-				return err
+			if last == nil || last.Block {
+				p.problems = append(p.problems, errorf(t.pos, "'{' does not follow a keyword: ignored, as keepalived ignores it"))
+				continue
 			}
+			var inner *schemaBlock
+			if sch != nil {
+				k := sch.keywords[last.Keyword]
+				switch {
+				case k == nil:
+					// Unknown: its error says what became of the brace.
+					last.BraceIgnored = true
+					continue
+				case k.block == nil && !k.list:
+					closes := "the file"
+					if !top {
+						closes = parent.Keyword
+					}
+					p.problems = append(p.problems, errorf(t.pos, "'{' after %s, which takes no block: keepalived ignores it, and the '}' after it closes %s", last.Keyword, closes))
+					continue
+				}
+				inner = k.block
+			}
+			last.Block = true
+			p.block(last, inner)
 		default:
 			n := &Node{Pos: t.pos, Keyword: t.text}
 			p.i++
@@ -110,9 +140,9 @@ func (p *treeParser) block(parent *Node, top bool) error {
 		}
 	}
 	if !top {
-		return errorf(parent.Pos, "block of %s is not closed", parent.Keyword)
+		// keepalived closes it there too, and calls it an error.
+		p.problems = append(p.problems, errorf(parent.Pos, "block of %s is not closed at the end of the file; add the '}'", parent.Keyword))
 	}
-	return nil
 }
 
 // shortHostname is keepalived's default config id.

@@ -143,6 +143,8 @@ func TestReadTreeErrors(t *testing.T) {
 			"k.conf:3: '}' without a matching '{'"},
 		{"stray open", map[string]string{"k.conf": "{\n}\n"},
 			"k.conf:1: '{' does not follow a keyword"},
+		{"brace after a keyword without a block", map[string]string{"k.conf": "global_defs {\n router_id ${X}\n}\n"},
+			"k.conf:2: '{' after router_id, which takes no block: keepalived ignores it, and the '}' after it closes global_defs"},
 		{"unterminated quote", map[string]string{"k.conf": "vrrp_script x {\n script \"/bin/true\n}\n"},
 			"k.conf:2: unterminated quoted string"},
 		{"include loop", map[string]string{"k.conf": "include a.conf\n", "a.conf": "include k.conf\n"},
