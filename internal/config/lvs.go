@@ -1003,18 +1003,16 @@ func (b *builder) settleVirtualServers() {
 const balancing = true
 
 // dataplaneLimits refuses what vipd's nftables dataplane cannot do,
-// which IPVS would: one-packet scheduling through NAT (conntrack binds a
-// flow to its first datagram), tunnel checksums, and GUE to an IPv6 real
-// server.
+// which IPVS would: one-packet scheduling through NAT where a reply
+// cannot tell which service it answers (see opsNATLimits), tunnel
+// checksums, and GUE to an IPv6 real server.
 func (b *builder) dataplaneLimits(vs *VirtualServer) {
 	servers := vs.Reals
 	if vs.Sorry != nil {
 		servers = append(append([]*RealServer(nil), servers...), vs.Sorry)
 	}
+	b.opsNATLimits(vs, servers)
 	for _, rs := range servers {
-		if vs.OnePack && rs.Method == lvs.NAT {
-			b.notSupportedAt(rs.Pos, "ops with lvs_method NAT")
-		}
 		if rs.Method != lvs.TUN {
 			continue
 		}
@@ -1025,6 +1023,120 @@ func (b *builder) dataplaneLimits(vs *VirtualServer) {
 			b.notSupportedAt(rs.Pos, "lvs_method TUN type gue to an IPv6 real_server")
 		}
 	}
+}
+
+// opsNATLimits: ops with NAT rewrites datagrams without conntrack
+// (internal/lvs/nft/ops.go), so a reply is known by its source alone,
+// the real server's address and port, and must give back the one
+// address and port the client asked. Refused: a firewall mark or a group
+// of several addresses (which address?), a service of all ports sent to
+// one port (which port?), NAT mixed with DR or TUN, and a real server's
+// address and port that answers UDP for an earlier virtual server too.
+func (b *builder) opsNATLimits(vs *VirtualServer, servers []*RealServer) {
+	if !vs.OnePack || !slices.ContainsFunc(servers, func(rs *RealServer) bool { return rs.Method == lvs.NAT }) {
+		b.opsNATShared(vs, servers)
+		return
+	}
+	addrs := 1
+	if g := vs.Group; g != nil {
+		addrs = len(g.FWMarks)
+		for _, r := range g.Ranges {
+			if r.First == r.Last {
+				addrs++
+			} else {
+				addrs += 2
+			}
+		}
+	}
+	first := servers[slices.IndexFunc(servers, func(rs *RealServer) bool { return rs.Method == lvs.NAT })]
+	switch {
+	case vs.HasFWMark || vs.Group != nil && len(vs.Group.FWMarks) > 0:
+		b.notSupportedAt(first.Pos, "ops with lvs_method NAT on a firewall mark")
+		return
+	case addrs > 1:
+		b.notSupportedAt(first.Pos, "ops with lvs_method NAT in a virtual_server_group of more than one address")
+		return
+	}
+	// The sorry server takes traffic alongside the real servers only
+	// with sorry_server_inhibit (at weight 0).
+	together := vs.Reals
+	if vs.Sorry != nil && vs.Sorry.Inhibit {
+		together = servers
+	}
+	nat := slices.ContainsFunc(together, func(rs *RealServer) bool { return rs.Method == lvs.NAT })
+	for _, rs := range servers {
+		switch {
+		case rs.Method != lvs.NAT && nat && slices.Contains(together, rs):
+			b.notSupportedAt(rs.Pos, "ops with lvs_method NAT and "+rs.Method.String()+" in one virtual_server")
+			return
+		case rs.Method == lvs.NAT && rs.Port != 0 && slices.Contains(natPorts(vs, &RealServer{}), 0):
+			b.notSupportedAt(rs.Pos, "ops with lvs_method NAT from all ports to one port")
+			return
+		}
+	}
+	b.opsNATShared(vs, servers)
+}
+
+// opsNATShared refuses a NAT real server of vs whose address and port
+// also answer UDP for an earlier virtual server, one of the two with ops.
+func (b *builder) opsNATShared(vs *VirtualServer, servers []*RealServer) {
+	udp := func(v *VirtualServer) bool {
+		return v.Protocol == lvs.UDP || v.HasFWMark || v.Group != nil && len(v.Group.FWMarks) > 0
+	}
+	if !udp(vs) {
+		return
+	}
+	for _, o := range b.cfg.VirtualServers {
+		if o == vs {
+			return
+		}
+		if !udp(o) || !vs.OnePack && !o.OnePack {
+			continue
+		}
+		others := o.Reals
+		if o.Sorry != nil {
+			others = append(append([]*RealServer(nil), others...), o.Sorry)
+		}
+		for _, rs := range servers {
+			for _, ors := range others {
+				if rs.Method == lvs.NAT && ors.Method == lvs.NAT && rs.Addr == ors.Addr && portsMeet(natPorts(vs, rs), natPorts(o, ors)) {
+					b.notSupportedAt(rs.Pos, "ops with lvs_method NAT to a real_server that also answers UDP for virtual_server "+o.Describe())
+					return
+				}
+			}
+		}
+	}
+}
+
+// natPorts are the ports a NAT real server answers from (0: any).
+func natPorts(vs *VirtualServer, rs *RealServer) []uint16 {
+	switch {
+	case rs.Port != 0:
+		return []uint16{rs.Port}
+	case vs.Group != nil:
+		var out []uint16
+		for _, r := range vs.Group.Ranges {
+			out = append(out, r.Port)
+		}
+		if len(vs.Group.FWMarks) > 0 {
+			out = append(out, 0)
+		}
+		return out
+	case vs.HasFWMark:
+		return []uint16{0}
+	}
+	return []uint16{vs.Port}
+}
+
+func portsMeet(a, b []uint16) bool {
+	for _, p := range a {
+		for _, q := range b {
+			if p == 0 || q == 0 || p == q {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolveCheckerRefs checks that FILE_CHECK and BFD_CHECK name what is

@@ -25,7 +25,9 @@ func (d *Daemon) newDirector(cfg *config.Config) error {
 				vs.Pos, vs.Describe(), vs.Scheduler, to, vs.Scheduler))
 		}
 	}
-	dp, err := nft.New()
+	// lvs_timeouts bound the idle connections the dataplane balances
+	// (IPVS's are for all of IPVS; these are for vipd's services alone).
+	dp, err := nft.New(nft.WithTimeouts(cfg.Global.LVSTimeouts))
 	if err != nil {
 		return fmt.Errorf("virtual servers: %w", err)
 	}

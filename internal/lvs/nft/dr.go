@@ -44,7 +44,7 @@ func (b *batch) addFwdSets(s *service) (*fwdSets, error) {
 			continue
 		}
 		if !s.OnePacket {
-			f := &nftables.Set{Name: s.flowSet(r), Timeout: s.flowTimeout(), KeyType: s.flowKeyType()}
+			f := &nftables.Set{Name: s.flowSet(r), Timeout: s.flowTimeout(b.timeouts), KeyType: s.flowKeyType()}
 			if err := b.dynamic(f, keep); err != nil {
 				return nil, err
 			}

@@ -87,6 +87,7 @@ func (b *batch) nat(s *service, st *fwdSets) (nat, learn [][]expr.Any, err error
 	if err != nil {
 		return nil, nil, err
 	}
+	b.persist[persist.Name] = persist
 	var elems []nftables.SetElement
 	for _, r := range s.Reals {
 		if r.Method == lvs.NAT && r.Weight > 0 {

@@ -26,6 +26,13 @@
 //     scheduled in the nat chain (DR packets are new to conntrack until
 //     dr.go knows their connection); one of DR and TUN real servers alone
 //     in the dr chain, without conntrack.
+//   - One-packet scheduling (ops.go): NAT datagrams of an ops service
+//     skip conntrack in an "ops" chain at raw priority, which rewrites
+//     each to the real server the scheduler picks for it, and an
+//     "ops_reply" chain at postrouting rewrites the replies back.
+//   - lvs_timeouts (timeouts.go): conntrack timeout policies attached to
+//     the NAT services' new connections, in a table of their own
+//     ("<table>_ct") that an Apply keeps.
 //   - Persistence: a timeout map (NAT) or sets (DR, TUN) from client
 //     (address masked to PersistenceBits) to real server, consulted
 //     before the scheduler, and refreshed by every packet of the client's
@@ -40,7 +47,8 @@
 //
 // Schedulers nftables cannot run are approximated (see Approximates).
 // Connection thresholds are ignored. Errors: one-packet scheduling with
-// NAT (ErrOnePacket), tunnel checksums and GUE to IPv6 (ErrTunnel).
+// NAT where replies cannot be told apart (ErrOnePacket), tunnel
+// checksums and GUE to IPv6 (ErrTunnel).
 package nft
 
 import (
@@ -68,9 +76,12 @@ var (
 	// real server, or one real server tunnelled to differently by two
 	// services.
 	ErrTunnel = errors.New("TUN encapsulation unsupported without the kernel's IPVS")
-	// ErrOnePacket: NAT goes through conntrack, which binds every
-	// datagram of a flow to the first one's real server.
-	ErrOnePacket = errors.New("one-packet scheduling (ops) with NAT needs the kernel's IPVS")
+	// ErrOnePacket: one-packet scheduling with NAT rewrites replies
+	// without conntrack, knowing them by their source alone (ops.go), so
+	// it cannot serve a fwmark service, NAT real servers mixed with DR or
+	// TUN ones, a service of all ports sent to one port, nor a real
+	// server's address and port that answers UDP for another service.
+	ErrOnePacket = errors.New("one-packet scheduling (ops) with NAT unsupported without the kernel's IPVS")
 	// ErrMixedPorts: one map carries either address.port or address
 	// alone, so a service without a port cannot mix real servers with
 	// and without one.
@@ -96,8 +107,9 @@ type Dataplane struct {
 var _ lvs.Dataplane = (*Dataplane)(nil)
 
 type options struct {
-	netns int
-	table string
+	netns    int
+	table    string
+	timeouts lvs.Timeouts
 }
 
 // Option configures New and Available.
@@ -241,7 +253,11 @@ func (d *Dataplane) commit(plans []*service, tunDev, n int) error {
 		return err
 	}
 	defer conn.CloseLasting()
-	b := &batch{conn: conn, tunDev: tunDev}
+	b := &batch{conn: conn, tunDev: tunDev, timeouts: d.opts.timeouts}
+	policies, err := d.policies()
+	if err != nil {
+		return err
+	}
 	for _, f := range families {
 		var mine []*service
 		for _, s := range plans {
@@ -258,12 +274,15 @@ func (d *Dataplane) commit(plans []*service, tunDev, n int) error {
 		// table yet (a first start).
 		conn.AddTable(t)
 		conn.DelTable(t)
-		if len(mine) == 0 {
-			continue
+		if len(mine) > 0 {
+			conn.AddTable(t)
+			if err := b.program(t, mine, old); err != nil {
+				return fmt.Errorf("nftables: building table %s %s: %w", f.name, t.Name, err)
+			}
 		}
-		conn.AddTable(t)
-		if err := b.program(t, mine, old); err != nil {
-			return fmt.Errorf("nftables: building table %s %s: %w", f.name, t.Name, err)
+		tt := d.timeoutTableOf(f)
+		if err := b.timeoutTable(tt, mine, policies); err != nil {
+			return fmt.Errorf("nftables: building table %s %s: %w", f.name, tt.Name, err)
 		}
 	}
 	if err := conn.Flush(); err != nil {
@@ -273,7 +292,8 @@ func (d *Dataplane) commit(plans []*service, tunDev, n int) error {
 }
 
 // Close deletes the tables, and the tunnel device and routing. New
-// connections reach the host itself.
+// connections reach the host itself; lvs_timeouts' policies leave the
+// connections that had them.
 // Connections already NATed keep their real server while conntrack
 // stays on in the namespace, that is while anything else uses it; the
 // kernel turns it off with its last user. (IPVS drops the connections
@@ -293,9 +313,10 @@ func (d *Dataplane) Close() error {
 	}
 	defer conn.CloseLasting()
 	for _, f := range families {
-		t := d.tableOf(f)
-		conn.AddTable(t)
-		conn.DelTable(t)
+		for _, t := range []*nftables.Table{d.tableOf(f), d.timeoutTableOf(f)} {
+			conn.AddTable(t)
+			conn.DelTable(t)
+		}
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("nftables: deleting tables %s: %w", d.opts.table, err)

@@ -444,12 +444,21 @@ func TestAvailable(t *testing.T) {
 }
 
 // BenchmarkApply times an Apply of 100 services of 10 real servers each
-// (each Apply replaces the last): NAT, NAT with persistence, and real
-// servers of every method (a third TUN, through three tunnels).
+// (each Apply replaces the last): NAT, NAT with persistence, NAT with
+// lvs_timeouts, and real servers of every method (a third TUN, through
+// three tunnels).
 func BenchmarkApply(b *testing.B) {
-	for _, name := range []string{"nat", "nat-persistence", "mixed"} {
+	for _, name := range []string{"nat", "nat-persistence", "nat-timeouts", "mixed"} {
 		b.Run(name, func(b *testing.B) {
 			l := newLab(b, "vfnfbe", 0, false)
+			if name == "nat-timeouts" {
+				must(b, l.dp.Close())
+				must(b, l.director.Do(func() error {
+					dp, err := New(WithTimeouts(lvs.Timeouts{TCP: time.Hour, TCPFin: time.Minute}))
+					l.dp = dp
+					return err
+				}))
+			}
 			var svcs []lvs.Service
 			for i := range 100 {
 				s := nat(vip(0), uint16(1000+i), "wrr")

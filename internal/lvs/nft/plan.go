@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -55,6 +56,9 @@ type service struct {
 	// (weight > 0) as map data.
 	active   map[string]bool
 	maskBits int
+	// ops: one-packet scheduling of NAT real servers, done without
+	// conntrack (ops.go).
+	ops bool
 }
 
 // mixed: the service's real servers forward in different ways, one of
@@ -109,6 +113,9 @@ func plan(services []lvs.Service) ([]*service, map[netip.Addr]tunnel, error) {
 		}
 		out = append(out, s)
 	}
+	if err := opsReplies(out); err != nil {
+		return nil, nil, err
+	}
 	return out, tunnels, nil
 }
 
@@ -146,6 +153,10 @@ func planOne(in lvs.Service) (*service, error) {
 		return bad("persistence timeout %v", s.Persistence)
 	}
 	s.proto = proto
+	if s.FWMark == 0 && s.Protocol != lvs.UDP {
+		// IPVS schedules only UDP datagrams one by one.
+		s.OnePacket = false
+	}
 	nearest, _ := Approximates(s.Scheduler)
 	if nearest == "" {
 		return nil, fmt.Errorf("virtual service %s: %w %q", s.name, ErrScheduler, s.Scheduler)
@@ -192,8 +203,12 @@ func planOne(in lvs.Service) (*service, error) {
 		return bad("weights add up to %d", total)
 	}
 	if s.nat {
-		if s.OnePacket {
-			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrOnePacket)
+		switch {
+		case !s.OnePacket:
+		case s.FWMark != 0:
+			return nil, fmt.Errorf("virtual service %s: %w: a fwmark service has no address for the replies to come from", s.name, ErrOnePacket)
+		case s.fwd:
+			return nil, fmt.Errorf("virtual service %s: %w: NAT real servers with DR or TUN ones", s.name, ErrOnePacket)
 		}
 		with, without := 0, 0
 		for _, r := range s.Reals {
@@ -209,6 +224,10 @@ func planOne(in lvs.Service) (*service, error) {
 			return nil, fmt.Errorf("virtual service %s: %w", s.name, ErrMixedPorts)
 		}
 		s.withPort = with > 0
+		if s.OnePacket && s.Port == 0 && s.withPort {
+			return nil, fmt.Errorf("virtual service %s: %w: a service of all ports with real server ports: replies cannot say which port they answer", s.name, ErrOnePacket)
+		}
+		s.ops = s.OnePacket
 	}
 	s.slots = slots(s.sched, s.Reals)
 	s.active = map[string]bool{}
@@ -313,11 +332,52 @@ func (s *service) flowKeyType() nftables.SetDatatype {
 	return nftables.MustConcatSetType(a, port)
 }
 
-// flowTimeout is how long a DR or TUN connection is remembered after its last
-// packet: IPVS's established TCP timeout, its UDP timeout.
-func (s *service) flowTimeout() time.Duration {
+// flowTimeout is how long a DR or TUN connection is remembered after its
+// last packet: lvs_timeouts' udp or tcp, else IPVS's default UDP timeout
+// or established TCP timeout. (A fwmark service's flows are of any
+// protocol; they take the TCP one.) These flows see only the client's
+// packets, no TCP state: tcpfin does not apply to them.
+func (s *service) flowTimeout(t lvs.Timeouts) time.Duration {
 	if s.FWMark == 0 && s.Protocol == lvs.UDP {
-		return 300 * time.Second
+		return cmp.Or(t.UDP, 300*time.Second)
 	}
-	return 900 * time.Second
+	return cmp.Or(t.TCP, 900*time.Second)
+}
+
+// opsReplies checks that the replies an ops service rewrites are its
+// own: without conntrack they are known by their source alone, the real
+// server's address and port (any port for a service of all ports), so
+// no other service may have NAT replies of UDP from there.
+func opsReplies(svcs []*service) error {
+	type from struct {
+		s    *service
+		port uint16 // 0: any
+	}
+	// The NAT real servers that may answer UDP, by address.
+	udp := map[netip.Addr][]from{}
+	for _, s := range svcs {
+		if !s.nat || s.FWMark == 0 && s.Protocol != lvs.UDP {
+			continue
+		}
+		for _, r := range s.Reals {
+			if r.Method == lvs.NAT {
+				udp[r.Addr] = append(udp[r.Addr], from{s, s.realPort(r)})
+			}
+		}
+	}
+	for _, s := range svcs {
+		if !s.ops {
+			continue
+		}
+		for _, r := range s.Reals {
+			port := s.realPort(r)
+			for _, o := range udp[r.Addr] {
+				if o.s != s && (port == 0 || o.port == 0 || port == o.port) {
+					return fmt.Errorf("virtual service %s, real server %v: %w: virtual service %s has NAT replies from there too",
+						s.name, netip.AddrPortFrom(r.Addr, port), ErrOnePacket, o.s.name)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -83,7 +83,7 @@ func TestPlanErrors(t *testing.T) {
 				lvs.Real{Addr: netip.MustParseAddr("192.0.2.12"), Weight: 1, Method: lvs.TUN})
 		})}, nil},
 		{"mixed ops", []lvs.Service{with(func(s *lvs.Service) {
-			s.OnePacket = true
+			s.OnePacket, s.Protocol = true, lvs.UDP
 			s.Reals = append(s.Reals, lvs.Real{Addr: netip.MustParseAddr("192.0.2.11"), Weight: 1, Method: lvs.DR})
 		})}, ErrOnePacket},
 		{"ops DR and TUN", []lvs.Service{with(func(s *lvs.Service) {
@@ -136,7 +136,40 @@ func TestPlanErrors(t *testing.T) {
 			s.Port = 0
 			s.Reals = append(s.Reals, lvs.Real{Addr: netip.MustParseAddr("192.0.2.11"), Port: 80, Weight: 1})
 		})}, ErrMixedPorts},
-		{"ops NAT", []lvs.Service{with(func(s *lvs.Service) { s.OnePacket = true })}, ErrOnePacket},
+		{"ops NAT", []lvs.Service{with(func(s *lvs.Service) { s.OnePacket, s.Protocol = true, lvs.UDP })}, nil},
+		{"ops NAT, TCP", []lvs.Service{with(func(s *lvs.Service) { s.OnePacket = true })}, nil},
+		{"ops NAT, fwmark", []lvs.Service{with(func(s *lvs.Service) {
+			s.Addr, s.Port, s.FWMark, s.OnePacket = netip.Addr{}, 0, 3, true
+		})}, ErrOnePacket},
+		{"ops NAT, all ports to a port", []lvs.Service{with(func(s *lvs.Service) {
+			s.Port, s.Protocol, s.OnePacket, s.Reals[0].Port = 0, lvs.UDP, true, 53
+		})}, ErrOnePacket},
+		{"ops NAT, all ports", []lvs.Service{with(func(s *lvs.Service) {
+			s.Port, s.Protocol, s.OnePacket, s.Persistence = 0, lvs.UDP, true, time.Minute
+		})}, nil},
+		// Replies from 192.0.2.10:80 could be either service's.
+		{"ops NAT, shared real", []lvs.Service{
+			with(func(s *lvs.Service) { s.OnePacket, s.Protocol = true, lvs.UDP }),
+			with(func(s *lvs.Service) { s.Addr, s.Protocol = netip.MustParseAddr("192.0.2.2"), lvs.UDP }),
+		}, ErrOnePacket},
+		{"ops NAT, shared real of all ports", []lvs.Service{
+			with(func(s *lvs.Service) { s.OnePacket, s.Protocol = true, lvs.UDP }),
+			with(func(s *lvs.Service) { s.Addr, s.Port, s.Protocol = netip.MustParseAddr("192.0.2.2"), 0, lvs.UDP }),
+		}, ErrOnePacket},
+		{"ops NAT, shared real of a fwmark", []lvs.Service{
+			with(func(s *lvs.Service) { s.OnePacket, s.Protocol = true, lvs.UDP }),
+			with(func(s *lvs.Service) { s.Addr, s.Port, s.FWMark = netip.Addr{}, 0, 3 }),
+		}, ErrOnePacket},
+		{"ops NAT, real shared with TCP", []lvs.Service{
+			with(func(s *lvs.Service) { s.OnePacket, s.Protocol = true, lvs.UDP }),
+			with(func(s *lvs.Service) { s.Addr = netip.MustParseAddr("192.0.2.2") }),
+		}, nil},
+		{"ops NAT, real's other port", []lvs.Service{
+			with(func(s *lvs.Service) { s.OnePacket, s.Protocol = true, lvs.UDP }),
+			with(func(s *lvs.Service) {
+				s.Addr, s.Protocol, s.Reals[0].Port = netip.MustParseAddr("192.0.2.2"), lvs.UDP, 81
+			}),
+		}, nil},
 		{"scheduler", []lvs.Service{with(func(s *lvs.Service) { s.Scheduler = "fancy" })}, ErrScheduler},
 		{"duplicate", []lvs.Service{ok, ok}, ErrDuplicate},
 		{"no address", []lvs.Service{with(func(s *lvs.Service) { s.Addr = netip.Addr{} })}, ErrService},

@@ -36,6 +36,10 @@ var (
 	// drPriority comes after mangle, so that fwmarks set there count,
 	// and before dnat.
 	drPriority = nftables.ChainPriorityRef(*nftables.ChainPriorityMangle + 10)
+	// opsPriority is raw's, before conntrack, which must not see ops
+	// datagrams; opsReplyPriority is where conntrack would undo a dnat.
+	opsPriority      = nftables.ChainPriorityRaw
+	opsReplyPriority = nftables.ChainPriorityNATSource
 )
 
 // hashSeed is fixed so that sh and dh send a client (or destination) to
@@ -68,8 +72,12 @@ type batch struct {
 	// old holds the entries the table's dynamic maps had, by name.
 	old    map[string][]nftables.SetElement
 	protos *nftables.Set
+	// persist holds the NAT persistence maps made so far, by name.
+	persist map[string]*nftables.Set
 	// tunDev is the device TUN copies leave by (tunnel.go).
 	tunDev int
+	// timeouts are lvs_timeouts (timeouts.go).
+	timeouts lvs.Timeouts
 }
 
 func (b *batch) nextID() uint32 {
@@ -79,8 +87,8 @@ func (b *batch) nextID() uint32 {
 
 // program fills table t (just created in the batch) with the services.
 func (b *batch) program(t *nftables.Table, svcs []*service, old map[string][]nftables.SetElement) error {
-	b.t, b.old, b.protos = t, old, nil
-	var nat, learn, dr [][]expr.Any
+	b.t, b.old, b.protos, b.persist = t, old, nil, map[string]*nftables.Set{}
+	var nat, learn, dr, ops, opsReply [][]expr.Any
 	for _, s := range svcs {
 		if s.FWMark != 0 && b.protos == nil {
 			// IPVS balances these protocols only, whatever the mark.
@@ -111,6 +119,13 @@ func (b *batch) program(t *nftables.Table, svcs []*service, old map[string][]nft
 			}
 			nat, learn = append(nat, n...), append(learn, l...)
 		}
+		if s.ops {
+			o, r, err := b.ops(s)
+			if err != nil {
+				return err
+			}
+			ops, opsReply = append(ops, o...), append(opsReply, r...)
+		}
 	}
 	if len(nat) > 0 {
 		b.chains("nat", nftables.ChainTypeNAT, natPriority, nat,
@@ -125,6 +140,10 @@ func (b *batch) program(t *nftables.Table, svcs []*service, old map[string][]nft
 		// where a DR rule would take it again.
 		b.chains("dr", nftables.ChainTypeFilter, drPriority, dr, nftables.ChainHookPrerouting)
 	}
+	if len(ops) > 0 {
+		b.chains("ops", nftables.ChainTypeFilter, opsPriority, ops, nftables.ChainHookPrerouting)
+		b.chains("ops_reply", nftables.ChainTypeFilter, opsReplyPriority, opsReply, nftables.ChainHookPostrouting)
+	}
 	return nil
 }
 
@@ -136,7 +155,8 @@ func (b *batch) chains(name string, typ nftables.ChainType, prio *nftables.Chain
 	body := b.chain(name, rules...)
 	for _, h := range hooks {
 		hookName := map[nftables.ChainHook]string{
-			*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookOutput: "output"}[*h]
+			*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookOutput: "output",
+			*nftables.ChainHookPostrouting: "postrouting"}[*h]
 		c := b.conn.AddChain(&nftables.Chain{Name: name + "_" + hookName, Table: b.t, Type: typ,
 			Hooknum: h, Priority: prio})
 		b.conn.AddRule(&nftables.Rule{Table: b.t, Chain: c, Exprs: []expr.Any{
