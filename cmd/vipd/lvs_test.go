@@ -183,11 +183,18 @@ func TestDirectorNAT(t *testing.T) {
 	events := filepath.Join(dir, "events")
 	note := filepath.Join(dir, "note.sh")
 	must(t, os.WriteFile(note, []byte("#!/bin/sh\necho \"$*\" >> "+events+"\n"), 0o755))
+	// The FIFO's script is started with the FIFO's path last.
+	fifoLines := filepath.Join(dir, "fifo-lines")
+	reader := filepath.Join(dir, "fifo.sh")
+	must(t, os.WriteFile(reader, []byte("#!/bin/sh\nwhile read -r line; do echo \"$line\" >> "+fifoLines+"; done < \"$1\"\n"), 0o755))
 	conf := filepath.Join(dir, "keepalived.conf")
 	must(t, os.WriteFile(conf, []byte(`global_defs {
     router_id director
     enable_script_security
     script_user root
+    rs_init_notifies
+    lvs_notify_fifo `+filepath.Join(dir, "fifo")+`
+    lvs_notify_fifo_script `+reader+`
 }
 vrrp_instance VI_1 {
     state MASTER
@@ -256,7 +263,13 @@ virtual_server `+lvsVIP+` 80 {
 	waitOutput(t, p, "Gained quorum 2+0=2 <= 3 for VS [198.18.61.100]:tcp:80")
 	waitServed(t, client, p, "r1", "r2")
 
-	waitLineSet(t, events, []string{"r2 down", "r2 up", "r1 down", "quorum down", "r1 up", "quorum up"})
+	// rs_init_notifies: r1 and r2, up at start, say so then too.
+	waitLineSet(t, events, []string{"r1 up", "r2 up", "r2 down", "r2 up", "r1 down", "quorum down", "r1 up", "quorum up"})
+	// The LVS FIFO gets keepalived's RS and VS lines, and no VRRP ones.
+	r1, r2, vs := "[198.18.62.11]:tcp:80", "[198.18.62.12]:tcp:80", "[198.18.61.100]:tcp:80"
+	waitLineSet(t, fifoLines, []string{"RS " + r1 + " " + vs + " UP", "RS " + r2 + " " + vs + " UP",
+		"RS " + r2 + " " + vs + " DOWN", "RS " + r2 + " " + vs + " UP", "RS " + r1 + " " + vs + " DOWN",
+		"VS " + vs + " DOWN", "RS " + r1 + " " + vs + " UP", "VS " + vs + " UP"})
 
 	must(t, p.Signal(syscall.SIGTERM))
 	if !p.Wait(10 * time.Second) {

@@ -49,7 +49,7 @@ func (c *Config) Dump(w io.Writer) error {
 	for _, f := range []struct {
 		keyword string
 		fifo    *FIFO
-	}{{"notify_fifo", c.Global.NotifyFIFO}, {"vrrp_notify_fifo", c.Global.VRRPNotifyFIFO}} {
+	}{{"notify_fifo", c.Global.NotifyFIFO}, {"vrrp_notify_fifo", c.Global.VRRPNotifyFIFO}, {"lvs_notify_fifo", c.Global.LVSNotifyFIFO}} {
 		if f.fifo == nil {
 			continue
 		}

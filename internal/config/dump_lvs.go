@@ -29,6 +29,9 @@ func (d *dumper) lvsGlobal(g *Global) {
 	if g.LVSFlush {
 		d.line(1, "lvs_flush")
 	}
+	if g.RSInitNotifies {
+		d.line(1, "rs_init_notifies")
+	}
 	switch g.LVSFlushOnStop {
 	case "ALL":
 		d.line(1, "lvs_flush_on_stop")

@@ -1,8 +1,10 @@
 package config
 
-// FIFO is a notify FIFO (notify_fifo, vrrp_notify_fifo): vipd writes a
-// line there for every state change, "INSTANCE|GROUP "NAME" STATE
-// PRIORITY", as keepalived does.
+// FIFO is a notify FIFO (notify_fifo, vrrp_notify_fifo, lvs_notify_fifo):
+// vipd writes a line there for every state change, as keepalived does:
+// "INSTANCE|GROUP "NAME" STATE PRIORITY" for VRRP (notify_fifo and
+// vrrp_notify_fifo), "RS REAL VS UP|DOWN" and "VS VS UP|DOWN" for the
+// virtual servers (notify_fifo and lvs_notify_fifo).
 type FIFO struct {
 	Pos         Pos
 	Path        string
@@ -55,7 +57,7 @@ func (b *builder) fifoScript(n *Node, f **FIFO) {
 // warnings as keepalived gives them.
 func (b *builder) settleFIFOs() {
 	g := &b.cfg.Global
-	for _, f := range []**FIFO{&g.NotifyFIFO, &g.VRRPNotifyFIFO} {
+	for _, f := range []**FIFO{&g.NotifyFIFO, &g.VRRPNotifyFIFO, &g.LVSNotifyFIFO} {
 		if *f != nil && (*f).Path == "" {
 			b.warnf((*f).Script.Pos, "a notify FIFO script without its FIFO does nothing: ignored, as keepalived ignores it")
 			*f = nil
@@ -65,12 +67,17 @@ func (b *builder) settleFIFOs() {
 		b.warnf(g.VRRPNotifyFIFO.Pos, "vrrp_notify_fifo %s is the notify_fifo too: ignored, as keepalived ignores it (each line would be written twice)", g.VRRPNotifyFIFO.Path)
 		g.VRRPNotifyFIFO = nil
 	}
+	if g.NotifyFIFO != nil && g.LVSNotifyFIFO != nil && g.NotifyFIFO.Path == g.LVSNotifyFIFO.Path {
+		b.warnf(g.LVSNotifyFIFO.Pos, "lvs_notify_fifo %s is the notify_fifo too: ignored, as keepalived ignores it (each line would be written twice)", g.LVSNotifyFIFO.Path)
+		g.LVSNotifyFIFO = nil
+	}
 }
 
-// FIFOs are the notify FIFOs set: notify_fifo, vrrp_notify_fifo.
+// FIFOs are the notify FIFOs set: notify_fifo, vrrp_notify_fifo,
+// lvs_notify_fifo.
 func (g *Global) FIFOs() []*FIFO {
 	var out []*FIFO
-	for _, f := range []*FIFO{g.NotifyFIFO, g.VRRPNotifyFIFO} {
+	for _, f := range []*FIFO{g.NotifyFIFO, g.VRRPNotifyFIFO, g.LVSNotifyFIFO} {
 		if f != nil {
 			out = append(out, f)
 		}

@@ -66,9 +66,9 @@ type Global struct {
 	// MulticastGroup4 and MulticastGroup6 are the advert groups of
 	// instances without mcast_dst_ip (vrrp_mcast_group4/6, else RFC's).
 	MulticastGroup4, MulticastGroup6 netip.Addr
-	// NotifyFIFO and VRRPNotifyFIFO get a line per state change
-	// (notify_fifo, vrrp_notify_fifo); nil: none.
-	NotifyFIFO, VRRPNotifyFIFO *FIFO
+	// NotifyFIFO, VRRPNotifyFIFO and LVSNotifyFIFO get a line per state
+	// change (notify_fifo, vrrp_notify_fifo, lvs_notify_fifo); nil: none.
+	NotifyFIFO, VRRPNotifyFIFO, LVSNotifyFIFO *FIFO
 	// Email is where e-mail alerts go (smtp_alert).
 	Email Email
 	// NetNamespace is the network namespace vipd runs in (net_namespace,
@@ -89,6 +89,9 @@ type Global struct {
 	// LVSFlush is lvs_flush: start from empty balancing tables, as vipd
 	// always does.
 	LVSFlush bool
+	// RSInitNotifies runs notify_up for the real servers up at start
+	// (rs_init_notifies).
+	RSInitNotifies bool
 }
 
 // Email is global_defs' e-mail settings.
@@ -676,6 +679,10 @@ func (b *builder) globalDefs(g *Node) {
 			b.fifoScript(n, &b.cfg.Global.NotifyFIFO)
 		case "vrrp_notify_fifo_script":
 			b.fifoScript(n, &b.cfg.Global.VRRPNotifyFIFO)
+		case "lvs_notify_fifo":
+			b.fifo(n, &b.cfg.Global.LVSNotifyFIFO)
+		case "lvs_notify_fifo_script":
+			b.fifoScript(n, &b.cfg.Global.LVSNotifyFIFO)
 		case "vrrp_notify_priority_changes":
 			v := b.flag(n)
 			b.priorityChanges = &v
@@ -712,6 +719,8 @@ func (b *builder) globalDefs(g *Node) {
 			b.lvsTimeouts(n)
 		case "lvs_flush":
 			b.cfg.Global.LVSFlush = b.args(n, 0, 0)
+		case "rs_init_notifies":
+			b.cfg.Global.RSInitNotifies = b.flag(n)
 		case "lvs_flush_on_stop":
 			switch {
 			case !b.args(n, 0, 1):

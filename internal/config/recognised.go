@@ -86,8 +86,6 @@ var ignorable = func() map[string]string {
 			m[p] = why
 		}
 	}
-	add("it makes the checkers of virtual_server notify at start, and virtual_server (an error) is not supported yet",
-		"global_defs/rs_init_notifies")
 	add("keepalived checks the new configuration with it on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
 		"global_defs/reload_check_config")
 	add("vipd sets no ipsets: it blocks addresses in its own nftables table", "namespace_with_ipsets")

@@ -17,6 +17,8 @@ type fifo struct {
 	f      *os.File
 	made   bool            // vipd made it, so it removes it at stop
 	script *script.Running // notify_fifo_script, reading it
+	// vrrp and lvs: which lines it gets; notify_fifo gets both.
+	vrrp, lvs bool
 }
 
 // openFIFOs makes (if need be) and opens the notify FIFOs, and starts
@@ -31,7 +33,7 @@ func openFIFOs(g *config.Global) ([]*fifo, error) {
 		return nil, err
 	}
 	for _, fc := range g.FIFOs() {
-		ff := &fifo{path: fc.Path}
+		ff := &fifo{path: fc.Path, vrrp: fc != g.LVSNotifyFIFO, lvs: fc != g.VRRPNotifyFIFO}
 		out = append(out, ff)
 		switch err := unix.Mkfifo(fc.Path, 0o644); {
 		case err == nil:
@@ -80,24 +82,40 @@ func closeFIFOs(fs []*fifo) {
 	}
 }
 
-// fifoLine writes "KIND "NAME" EVENT PRIORITY" to every notify FIFO, as
-// keepalived words it.
+// fifoLine writes "KIND "NAME" EVENT PRIORITY" to the FIFOs that take
+// VRRP's lines, as keepalived words it.
 func (d *Daemon) fifoLine(kind, name, event string, priority int) {
 	line := []byte(fmt.Sprintf("%s \"%s\" %s %d\n", kind, name, event, priority))
 	for _, ff := range d.fifos {
-		// One write, whatever it does: a full FIFO (EAGAIN) must not
-		// hold the loop, as the File's own Write would until a reader
-		// makes room.
-		var werr error
-		rc, err := ff.f.SyscallConn()
-		if err == nil {
-			err = rc.Write(func(fd uintptr) bool {
-				_, werr = unix.Write(int(fd), line)
-				return true
-			})
+		if ff.vrrp {
+			d.writeFIFO(ff, line)
 		}
-		if err = errors.Join(err, werr); err != nil {
-			d.log.Warn(fmt.Sprintf("notify FIFO %s: line lost", ff.path), "err", err)
+	}
+}
+
+// lvsFIFOLine writes a virtual server's line ("RS REAL VS UP", "VS VS
+// DOWN") to the FIFOs that take them.
+func (d *Daemon) lvsFIFOLine(line string) {
+	for _, ff := range d.fifos {
+		if ff.lvs {
+			d.writeFIFO(ff, []byte(line+"\n"))
 		}
+	}
+}
+
+// writeFIFO makes one write, whatever it does: a full FIFO (EAGAIN) must
+// not hold the loop, as the File's own Write would until a reader makes
+// room.
+func (d *Daemon) writeFIFO(ff *fifo, line []byte) {
+	var werr error
+	rc, err := ff.f.SyscallConn()
+	if err == nil {
+		err = rc.Write(func(fd uintptr) bool {
+			_, werr = unix.Write(int(fd), line)
+			return true
+		})
+	}
+	if err = errors.Join(err, werr); err != nil {
+		d.log.Warn(fmt.Sprintf("notify FIFO %s: line lost", ff.path), "err", err)
 	}
 }

@@ -31,6 +31,7 @@ func (d *Daemon) newDirector(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("virtual servers: %w", err)
 	}
-	d.director = director.New(vss, director.Options{Log: d.log, Dataplane: dp, Notifier: d.notifier, Mailer: d.mailer})
+	d.director = director.New(vss, director.Options{Log: d.log, Dataplane: dp, Notifier: d.notifier, Mailer: d.mailer,
+		FIFO: d.lvsFIFOLine, InitNotifies: cfg.Global.RSInitNotifies})
 	return nil
 }

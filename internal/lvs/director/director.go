@@ -110,6 +110,13 @@ type Options struct {
 	// Local reports whether an address is on this host (ha_suspend);
 	// nil: the host's interfaces are asked.
 	Local func(netip.Addr) bool
+	// FIFO takes keepalived's notify FIFO lines ("RS REAL VS UP", "VS VS
+	// DOWN"); nil: none are written.
+	FIFO func(line string)
+	// InitNotifies runs notify_up (and writes the FIFO line) for the real
+	// servers that are up at start (rs_init_notifies); without it only
+	// changes notify.
+	InitNotifies bool
 }
 
 // Verdict is a checker's change of mind, sent from its goroutine to the
@@ -210,6 +217,9 @@ func (d *Director) Start(files map[string]int64, bfdUp map[string]bool) error {
 		for i, r := range v.reals {
 			if v.pool.Alive(i) {
 				d.opt.Log.Info(fmt.Sprintf("Adding service %s to VS %s", r.Name, v.Name))
+				if d.opt.InitNotifies {
+					d.realNotifies(v, r, true)
+				}
 			}
 		}
 	}
@@ -321,13 +331,7 @@ func (d *Director) poolEvent(vs *virtualServer, e lvs.Event, starting bool) {
 			prep = "from"
 		}
 		log.Info(fmt.Sprintf("%s service %s %s VS %s", verb, r.Name, prep, vs.Name))
-		cmd := r.NotifyDown
-		if up {
-			cmd = r.NotifyUp
-		}
-		if cmd != nil {
-			d.opt.Notifier.Post(r.Name+" of "+vs.Name, notify.Job{Cmd: *cmd})
-		}
+		d.realNotifies(vs, r, up)
 	case lvs.QuorumUp, lvs.QuorumDown:
 		up := e.Kind == lvs.QuorumUp
 		var line string
@@ -356,9 +360,29 @@ func (d *Director) poolEvent(vs *virtualServer, e lvs.Event, starting bool) {
 		if cmd != nil {
 			d.opt.Notifier.Post(vs.Name, notify.Job{Cmd: *cmd})
 		}
+		d.fifo(fmt.Sprintf("VS %s %s", vs.Name, upDown(up)))
 		if vs.SMTPAlert {
 			d.mail(fmt.Sprintf("Virtualserver %s - %s", vs.Name, upDown(up)), "=> "+line+" <=")
 		}
+	}
+}
+
+// realNotifies runs a real server's notify_up or notify_down and writes
+// its FIFO line.
+func (d *Director) realNotifies(vs *virtualServer, r *realServer, up bool) {
+	cmd := r.NotifyDown
+	if up {
+		cmd = r.NotifyUp
+	}
+	if cmd != nil {
+		d.opt.Notifier.Post(r.Name+" of "+vs.Name, notify.Job{Cmd: *cmd})
+	}
+	d.fifo(fmt.Sprintf("RS %s %s %s", r.Name, vs.Name, upDown(up)))
+}
+
+func (d *Director) fifo(line string) {
+	if d.opt.FIFO != nil {
+		d.opt.FIFO(line)
 	}
 }
 
@@ -484,8 +508,8 @@ func (d *Director) Stop() {
 		for i, r := range vs.reals {
 			if vs.pool.Alive(i) {
 				d.opt.Log.Info(fmt.Sprintf("Shutting down service %s from VS %s", r.Name, vs.Name))
-				if vs.Omega && r.NotifyDown != nil {
-					d.opt.Notifier.Post(r.Name+" of "+vs.Name, notify.Job{Cmd: *r.NotifyDown})
+				if vs.Omega {
+					d.realNotifies(vs, r, false)
 				}
 			}
 		}

@@ -252,3 +252,42 @@ func TestStartFailsWithDataplane(t *testing.T) {
 		t.Error("dataplane not closed")
 	}
 }
+
+// The notify FIFO gets keepalived's lines: RS for a real server's
+// change, VS for the quorum's; with rs_init_notifies, the real servers up
+// at start say so too.
+func TestFIFOLines(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	got := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(lines, "|")
+	}
+	fifo := func(l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() }
+	for _, init := range []bool{false, true} {
+		mu.Lock()
+		lines = nil
+		mu.Unlock()
+		a := &fakeProber{result: check.Result{OK: true}}
+		vs := VirtualServer{Reals: []RealServer{realAt(11, 1, probed(a))}, Quorum: 1}
+		_, plane, _ := running(t, vs, Options{FIFO: fifo, InitNotifies: init})
+		waitReals(t, plane, "11/1")
+		start := ""
+		if init {
+			start = "RS [198.18.0.11]:tcp:80 [198.18.0.1]:tcp:80 UP|"
+		}
+		if g := got(); g != strings.TrimSuffix(start, "|") {
+			t.Errorf("rs_init_notifies %v: at start %q, want %q", init, g, start)
+		}
+		a.set(check.Result{Reason: "refused"})
+		waitReals(t, plane, "")
+		want := start + "RS [198.18.0.11]:tcp:80 [198.18.0.1]:tcp:80 DOWN|VS [198.18.0.1]:tcp:80 DOWN"
+		for deadline := time.Now().Add(5 * time.Second); got() != want && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if g := got(); g != want {
+			t.Errorf("rs_init_notifies %v: %q, want %q", init, g, want)
+		}
+	}
+}
