@@ -638,7 +638,9 @@ func (b *builder) virtualServer(blk *Node) {
 				}
 				ones, ok := maskBits(m)
 				if !ok {
-					b.errorf(n.Pos, "persistence_granularity %s: vipd takes contiguous netmasks only", n.Args[0])
+					// IPVS masks bit by bit; the dataplane keys
+					// clients by prefix.
+					b.notSupportedAt(n.Pos, "persistence_granularity with a non-contiguous netmask ("+n.Args[0]+")")
 					continue
 				}
 				vs.PersistenceBits = ones

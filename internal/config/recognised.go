@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -38,7 +40,34 @@ func (b *builder) other(blk *schemaBlock, n *Node) {
 		return
 	}
 	b.warnf(n.Pos, "keyword %s is recognised, not supported yet: %s", n.Keyword, why)
+	b.checkIgnoredValue(n)
 	b.checkKeywords(k, n)
+}
+
+// checkIgnoredValue checks the value of a process-tuning keyword vipd
+// does not act on as keepalived checks it: a file keepalived refuses is
+// refused here too, whatever vipd would do with it.
+func (b *builder) checkIgnoredValue(n *Node) {
+	arg := ""
+	if len(n.Args) > 0 {
+		arg = n.Args[0]
+	}
+	v, err := strconv.ParseInt(arg, 10, 64)
+	switch k := n.Keyword; {
+	case strings.HasSuffix(k, "_rt_priority"):
+		// keepalived clamps a number to 1..99 and refuses anything else.
+		if err != nil {
+			b.errorf(n.Pos, "%s %q: must be a whole number (a real-time priority, 1..99)", k, arg)
+		}
+	case k == "vrrp_priority" || k == "checker_priority" || k == "bfd_priority":
+		if err != nil || v < -20 || v > 19 {
+			b.errorf(n.Pos, "%s %q: must be a nice value, -20..19", k, arg)
+		}
+	case strings.HasSuffix(k, "_rlimit_rttime") || strings.HasSuffix(k, "_rlimit_rtime"):
+		if err != nil || v < 1 || v > math.MaxUint32 {
+			b.errorf(n.Pos, "%s %q: must be a number of microseconds, 1..%d", k, arg, uint32(math.MaxUint32))
+		}
+	}
 }
 
 func (b *builder) unknown(blk *schemaBlock, n *Node) {

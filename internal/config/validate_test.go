@@ -30,3 +30,26 @@ func TestImpossibleInterfaceNames(t *testing.T) {
 		t.Errorf("eth0.100: %v", err)
 	}
 }
+
+// Process-tuning keywords vipd does not act on still have their values
+// checked as keepalived checks them.
+func TestIgnoredValuesChecked(t *testing.T) {
+	for _, c := range []struct {
+		line, want string
+	}{
+		{"vrrp_rt_priority 27asdf", `vrrp_rt_priority "27asdf": must be a whole number`},
+		{"checker_priority 20", `checker_priority "20": must be a nice value, -20..19`},
+		{"bfd_rlimit_rttime 0", `bfd_rlimit_rttime "0": must be a number of microseconds`},
+		{"vrrp_rlimit_rtime x", `vrrp_rlimit_rttime "x": must be a number of microseconds`},
+		{"vrrp_rt_priority 192", ""}, // keepalived clamps it to 99
+		{"checker_priority -20", ""},
+	} {
+		_, _, err := load(t, "global_defs {\n "+c.line+"\n}\n")
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.line, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want %q", c.line, err, c.want)
+		}
+	}
+}
