@@ -61,7 +61,7 @@ func TestConfigTest(t *testing.T) {
 	}
 	good := write("good.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n priority 100\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
 	bad := write("bad.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 300\n}\n")
-	unsupported := write("unsup.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n use_ipvlan\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
+	unsupported := write("unsup.conf", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n vrf blue\n virtual_ipaddress {\n  192.0.2.5/24\n }\n}\n")
 	for _, c := range []struct {
 		file string
 		code int
@@ -69,7 +69,7 @@ func TestConfigTest(t *testing.T) {
 	}{
 		{good, 0, ""},
 		{bad, exitConfig, "bad.conf:3"},
-		{unsupported, exitConfig, "keyword use_ipvlan (" + unsupported + ":4) is not supported yet"},
+		{unsupported, exitConfig, "keyword vrf (" + unsupported + ":4) is not supported yet"},
 		{filepath.Join(dir, "missing.conf"), exitConfig, "missing.conf"},
 	} {
 		var out, errb bytes.Buffer

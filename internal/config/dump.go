@@ -45,6 +45,12 @@ func (c *Config) Dump(w io.Writer) error {
 	if c.Global.DynamicInterfaces {
 		d.line(1, "dynamic_interfaces")
 	}
+	if c.Global.VMACPrefix != "" {
+		d.line(1, "vmac_prefix %s", quote(c.Global.VMACPrefix))
+	}
+	if c.Global.VMACAddrPrefix != "" {
+		d.line(1, "vmac_addr_prefix %s", quote(c.Global.VMACAddrPrefix))
+	}
 	d.email(&c.Global.Email)
 	for _, f := range []struct {
 		keyword string
@@ -213,11 +219,31 @@ func (d *dumper) instance(in *Instance, g *SyncGroup) {
 		}
 		d.line(1, "garp_extra_if%s %s", all, secs(in.ExtraAnnounce))
 	}
-	if in.UseVMAC {
-		d.line(1, "use_vmac %s", quote(in.VMACName))
-		if in.VMACXmitBase {
-			d.line(1, "vmac_xmit_base")
+	mac := ""
+	if in.VMACAddr != nil {
+		mac = " " + in.VMACAddr.String()
+	}
+	switch {
+	case in.UseVMAC:
+		d.line(1, "use_vmac %s%s", quote(in.VMACName), mac)
+	case in.IPVLAN:
+		addr := ""
+		if in.IPVLANAddr.IsValid() {
+			addr = " " + in.IPVLANAddr.String()
 		}
+		d.line(1, "use_ipvlan %s%s %s", quote(in.VMACName), addr, in.IPVLANMode)
+		if in.IPVLANAddresses {
+			d.line(1, "use_vmac%s", mac) // after use_ipvlan, which names the interface
+		}
+	}
+	if in.VMACXmitBase {
+		d.line(1, "vmac_xmit_base")
+	}
+	if in.UseVMACAddr {
+		d.line(1, "use_vmac_addr")
+	}
+	for _, v := range in.AddrVMACs {
+		d.line(1, "# address VMAC %s on %s, MAC %s", v.Name, v.Parent, v.MAC)
 	}
 	if c.IPv6 && len(in.VIPs) == 0 {
 		d.line(1, "native_ipv6")
@@ -381,7 +407,7 @@ func (d *dumper) vips(keyword string, vips []VIP) {
 		for _, f := range []struct {
 			on   bool
 			word string
-		}{{v.Home, "home"}, {v.DAD, "-nodad"}, {v.MngTmpAddr, "mngtmpaddr"}, {v.NoPrefixRoute, "noprefixroute"}, {v.AutoJoin, "autojoin"}, {!v.Track, "no_track"}} {
+		}{{v.Home, "home"}, {v.DAD, "-nodad"}, {v.MngTmpAddr, "mngtmpaddr"}, {v.NoPrefixRoute, "noprefixroute"}, {v.AutoJoin, "autojoin"}, {!v.Track, "no_track"}, {v.UseVMAC, "use_vmac"}} {
 			if f.on {
 				w = append(w, f.word)
 			}

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -43,6 +47,7 @@ func (b *builder) instance(blk *Node) {
 	var acceptNode *Node // the last of accept and no_accept
 	checkUnicastSrc := b.defs.checkUnicastSrc
 	var mcastDst, ttl, nativeIPv6 *Node
+	var vm vmacSettings // use_vmac and use_ipvlan, settled after the block
 	// seen is the last statement of each keyword, for the checks that
 	// need the whole block read first.
 	seen := map[string]*Node{}
@@ -174,14 +179,11 @@ func (b *builder) instance(blk *Node) {
 				extra = v
 			}
 		case "use_vmac":
-			if len(n.Args) == 2 {
-				b.notSupportedAt(n.Pos, "use_vmac with a MAC address")
-			} else if b.args(n, 0, 1) {
-				in.UseVMAC = true
-				if len(n.Args) == 1 {
-					in.VMACName = n.Args[0]
-				}
-			}
+			b.useVMAC(n, in, &vm)
+		case "use_ipvlan":
+			b.useIPVLAN(n, in, &vm)
+		case "use_vmac_addr":
+			in.UseVMACAddr = b.args(n, 0, 0)
 		case "track_script":
 			in.TrackScripts = b.track(n, in.TrackScripts)
 		case "track_file":
@@ -245,9 +247,7 @@ func (b *builder) instance(blk *Node) {
 		c.WantMaster = false
 	}
 	in.ExtraAnnounce, in.ExtraAnnounceAll = extra.every, extra.all
-	if in.UseVMAC && in.VMACName == "" {
-		in.VMACName = "vrrp." + strconv.Itoa(int(c.VRID))
-	}
+	b.settleVMAC(in, &vm, strict, seen["vmac_xmit_base"])
 	if c.VRID == 0 {
 		b.errorf(blk.Pos, "vrrp_instance %s: virtual_router_id is required", c.Name)
 	}
@@ -532,8 +532,8 @@ func (b *builder) vip(n *Node, static bool) (VIP, bool) {
 			continue
 		case "use_vmac":
 			if !static {
-				b.notSupportedAt(n.Pos, "virtual address option use_vmac")
-				return v, false
+				v.UseVMAC = true
+				continue
 			}
 			fallthrough
 		default:
@@ -653,4 +653,348 @@ func (b *builder) peers(blk *Node, peers []netip.Addr) []netip.Addr {
 		}
 	}
 	return peers
+}
+
+// vmacSettings is what use_vmac and use_ipvlan said in one instance, for
+// settleVMAC once the block is read.
+type vmacSettings struct {
+	mac     net.HardwareAddr
+	macNode *Node
+	macVRID bool  // five octets given: the VRID is the sixth
+	ipvlan  *Node // the use_ipvlan statement
+}
+
+// useVMAC reads use_vmac [NAME] [MAC] as keepalived 2.2.7 does: a word
+// with a ':' is the MAC (no interface name holds one), any other the
+// name; each may be given once, over one statement or several, and words
+// past the second are ignored.
+func (b *builder) useVMAC(n *Node, in *Instance, vm *vmacSettings) {
+	if n.Block {
+		b.errorf(n.Pos, "use_vmac does not take a block")
+		return
+	}
+	in.UseVMAC = true
+	for i, w := range n.Args {
+		if i == 2 {
+			b.warnf(n.Pos, "use_vmac: %s is ignored, as keepalived ignores what follows a name and a MAC address", strings.Join(n.Args[2:], " "))
+			break
+		}
+		if !strings.Contains(w, ":") {
+			b.vmacIfName(n, in, w)
+			continue
+		}
+		if vm.mac != nil {
+			b.errorf(n.Pos, "use_vmac %s: the MAC address is given already (%s); keepalived keeps the first", w, vm.macNode.Pos)
+			continue
+		}
+		mac, vrid, rest, err := parseVMACAddr(w)
+		if err != nil {
+			b.errorf(n.Pos, "use_vmac %s: %v", w, err)
+			continue
+		}
+		if rest != "" {
+			b.warnf(n.Pos, "use_vmac %s: %s after the sixth octet is ignored, as keepalived ignores it", w, rest)
+		}
+		vm.mac, vm.macNode, vm.macVRID = mac, n, vrid
+	}
+}
+
+// parseVMACAddr reads use_vmac's MAC address as keepalived 2.2.7 reads
+// it: octets of one or two hex digits, five of them (the VRID will be the
+// sixth, a ':' may follow) or six; keepalived stops reading after the
+// sixth, so what follows it is returned as rest. A multicast MAC, or a
+// VRRP virtual MAC (which would clash with the VMACs of other virtual
+// routers), is refused as keepalived refuses it.
+func parseVMACAddr(w string) (mac net.HardwareAddr, vrid bool, rest string, err error) {
+	if strings.Trim(w, "0123456789abcdefABCDEF:") != "" {
+		return nil, false, "", errors.New("a MAC address is hex octets separated by ':'")
+	}
+	parts := strings.Split(w, ":")
+	n := 6
+	switch {
+	case len(parts) == 5 || len(parts) == 6 && parts[5] == "":
+		n, vrid = 5, true
+	case len(parts) < 5:
+		return nil, false, "", errors.New("a MAC address needs six octets, or five for the VRID to be the sixth")
+	}
+	mac = make(net.HardwareAddr, 6)
+	for i, p := range parts[:n] {
+		v, err := strconv.ParseUint(p, 16, 8)
+		if err != nil || len(p) > 2 {
+			return nil, false, "", fmt.Errorf("octet %d (%q) is not one or two hex digits", i+1, p)
+		}
+		mac[i] = byte(v)
+	}
+	if n == 6 && len(parts) > 6 {
+		rest = strings.TrimLeft(strings.Join(parts[6:], ":"), ":")
+	}
+	switch {
+	case mac[0]&1 != 0:
+		return nil, false, "", errors.New("a multicast MAC address (the first octet is odd) cannot be an interface's")
+	case mac[0] == 0 && mac[1] == 0 && mac[2] == 0x5e && mac[3] == 0 && (mac[4] == 1 || mac[4] == 2):
+		return nil, false, "", errors.New("a VRRP virtual MAC (RFC 5798) is not allowed, as keepalived refuses it: use_vmac without a MAC gives that one")
+	}
+	return mac, vrid, rest, nil
+}
+
+// vmacIfName takes the name use_vmac or use_ipvlan gives the interface,
+// once per instance and not one an earlier instance gives (keepalived then
+// names it itself); a name no interface can have is refused (keepalived
+// would fail to make it).
+func (b *builder) vmacIfName(n *Node, in *Instance, name string) {
+	if in.VMACName != "" {
+		b.errorf(n.Pos, "%s %s: the interface is named %s already; keepalived keeps the first name", n.Keyword, name, in.VMACName)
+		return
+	}
+	if why := ifNameProblem(name); why != "" {
+		b.errorf(n.Pos, "%s %s: %s", n.Keyword, name, why)
+		return
+	}
+	for _, o := range b.cfg.Instances {
+		if o.VMACName == name {
+			b.warnf(n.Pos, "%s %s: vrrp_instance %s (%s) names its interface so already; this one gets a name of its own, as keepalived gives it", n.Keyword, name, o.VRRP.Name, o.Pos)
+			return
+		}
+	}
+	in.VMACName = name
+}
+
+// ipvlanModes are use_ipvlan's mode words and netlink's flags for them.
+var ipvlanModes = []string{"bridge", "private", "vepa"}
+
+// useIPVLAN reads use_ipvlan [NAME] [ADDRESS[/PREFIX]] [bridge|private|vepa]
+// in any order, as keepalived 2.2.7 does: a mode word, else an address,
+// else the name; each taken once.
+func (b *builder) useIPVLAN(n *Node, in *Instance, vm *vmacSettings) {
+	if n.Block {
+		b.errorf(n.Pos, "use_ipvlan does not take a block")
+		return
+	}
+	if vm.ipvlan != nil {
+		b.errorf(n.Pos, "use_ipvlan is given already (%s); keepalived ignores this one", vm.ipvlan.Pos)
+		return
+	}
+	vm.ipvlan, in.IPVLAN, in.IPVLANMode = n, true, "bridge"
+	var mode string
+	for _, w := range n.Args {
+		if slices.Contains(ipvlanModes, w) {
+			if mode != "" {
+				b.errorf(n.Pos, "use_ipvlan %s: the mode is %s already", w, mode)
+				continue
+			}
+			mode, in.IPVLANMode = w, w
+			continue
+		}
+		if p, err := ParsePrefix(w); err == nil && p.Addr().Zone() == "" {
+			if in.IPVLANAddr.IsValid() {
+				b.errorf(n.Pos, "use_ipvlan %s: the address is %v already", w, in.IPVLANAddr)
+				continue
+			}
+			in.IPVLANAddr = netip.PrefixFrom(p.Addr().Unmap(), p.Bits())
+			continue
+		}
+		b.vmacIfName(n, in, w)
+	}
+}
+
+// settleVMAC finishes use_vmac, use_ipvlan and the address option
+// use_vmac once the instance's family and VRID are known, as keepalived
+// 2.2.7's vrrp_complete_instance does. The names come later (nameVMACs),
+// when every instance's own names are known.
+func (b *builder) settleVMAC(in *Instance, vm *vmacSettings, strict bool, xmitBase *Node) {
+	c := &in.VRRP
+	if vm.mac != nil {
+		if strict {
+			b.errorf(vm.macNode.Pos, "use_vmac %s: strict mode takes the VRRP virtual MAC, not another (keepalived drops the address given)", vm.mac)
+		} else {
+			in.VMACAddr = vm.mac
+			if vm.macVRID {
+				in.VMACAddr[5] = c.VRID
+			}
+		}
+	}
+	if in.IPVLAN {
+		if in.UseVMAC {
+			// keepalived 2.2.7 makes the ipvlan, not the macvlan, and
+			// puts the addresses on it rather than on the parent.
+			b.warnf(vm.ipvlan.Pos, "use_ipvlan with use_vmac: the ipvlan is made and no macvlan, and the addresses go on the ipvlan instead of %s, as keepalived 2.2.7 does", c.Interface)
+			in.UseVMAC, in.IPVLANAddresses = false, true
+		} else if xmitBase != nil {
+			b.warnf(xmitBase.Pos, "vmac_xmit_base does nothing with use_ipvlan (keepalived 2.2.7 takes it only with use_vmac): adverts leave from the ipvlan")
+		}
+		switch a := in.IPVLANAddr; {
+		case !a.IsValid() && !c.IPv6:
+			b.errorf(vm.ipvlan.Pos, "use_ipvlan: an IPv4 instance's ipvlan needs an address (use_ipvlan [NAME] ADDRESS[/PREFIX] [MODE]): the adverts leave from it")
+		case !a.IsValid():
+			// IPv6: the adverts leave from the link-local address.
+		case a.Addr().Is6() != c.IPv6:
+			b.errorf(vm.ipvlan.Pos, "use_ipvlan %v: the ipvlan's address is not of the instance's family", a)
+		case !c.Source.IsValid():
+			// keepalived sends the adverts from it unless told otherwise.
+			c.Source = a.Addr()
+		}
+	}
+	vmacBit := in.UseVMAC || in.IPVLANAddresses
+	for _, list := range [][]VIP{in.VIPs, in.Excluded} {
+		for i := range list {
+			v := &list[i]
+			if !v.UseVMAC {
+				continue
+			}
+			dev := cmp.Or(v.Dev, c.Interface)
+			same := v.Prefix.Addr().Is6() == c.IPv6
+			// keepalived 2.2.7 reports both as errors, and the address
+			// goes where the instance's settings put it anyway.
+			switch {
+			case dev == c.Interface && same && vmacBit:
+				b.warnf(v.Pos, "virtual address %s: use_vmac does nothing: the instance's use_vmac puts it on its VMAC already", v.Prefix)
+				v.UseVMAC = false
+			case (dev != c.Interface || !same) && in.UseVMACAddr:
+				b.warnf(v.Pos, "virtual address %s: use_vmac does nothing: use_vmac_addr puts it on a VMAC already", v.Prefix)
+				v.UseVMAC = false
+			}
+		}
+	}
+}
+
+// vmacPrefix reads global_defs' vmac_prefix and vmac_addr_prefix; the
+// first given stands, as in keepalived.
+func (b *builder) vmacPrefix(n *Node) {
+	g := &b.cfg.Global
+	dst := map[string]*string{"vmac_prefix": &g.VMACPrefix, "vmac_addr_prefix": &g.VMACAddrPrefix}[n.Keyword]
+	switch {
+	case !b.args(n, 1, 1):
+	case *dst != "":
+		b.errorf(n.Pos, "%s %s: given already (%s); keepalived keeps the first", n.Keyword, n.Args[0], *dst)
+	case strings.ContainsAny(n.Args[0], "/:"):
+		b.errorf(n.Pos, "%s %q: no interface name can hold '/' or ':'", n.Keyword, n.Args[0])
+	default:
+		*dst = n.Args[0]
+	}
+}
+
+// vmacBit is keepalived's VRRP_VMAC_BIT: the instance's addresses of its
+// family go on its own VMAC (or ipvlan).
+func (in *Instance) vmacBit() bool { return in.UseVMAC || in.IPVLANAddresses }
+
+// onAddrVMAC reports whether an address goes on a VMAC of its own
+// interface: with the option use_vmac, or with use_vmac_addr when it is
+// on another interface than the instance's or of the other family;
+// never one the instance's own VMAC takes.
+func (in *Instance) onAddrVMAC(v VIP) bool {
+	dev := cmp.Or(v.Dev, in.VRRP.Interface)
+	same := v.Prefix.Addr().Is6() == in.VRRP.IPv6
+	if dev == in.VRRP.Interface && same && in.vmacBit() {
+		return false
+	}
+	return v.UseVMAC || in.UseVMACAddr && (dev != in.VRRP.Interface || !same)
+}
+
+// VirtualMAC is the MAC address of the instance's VMAC, or of an address
+// VMAC for the family: the one use_vmac gives, else the VRRP virtual MAC.
+func (in *Instance) VirtualMAC(ipv6 bool) net.HardwareAddr {
+	if in.VMACAddr != nil {
+		return in.VMACAddr
+	}
+	fam := byte(1)
+	if ipv6 {
+		fam = 2
+	}
+	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, fam, in.VRRP.VRID}
+}
+
+// AddrVMAC is a macvlan vipd makes on an address's interface for the
+// addresses use_vmac_addr or the option use_vmac put there.
+type AddrVMAC struct {
+	Name   string
+	Parent string
+	MAC    net.HardwareAddr
+}
+
+// nameVMACs names the VMACs and ipvlans the file leaves unnamed, and the
+// address VMACs, as keepalived 2.2.7 does once every instance is read:
+// in file order, an instance's own first, then its address VMACs in
+// address order (one per interface and MAC), each the first of
+// PREFIX.VRID, PREFIX1.VRID, PREFIX2.VRID… (an IPv6 one trying
+// PREFIX6.VRID second) that no instance names or uses. keepalived also
+// skips the names of interfaces the host has; vipd cannot know them
+// here, and refuses at start to take over an interface it did not make.
+func (b *builder) nameVMACs() {
+	g := &b.cfg.Global
+	prefix := cmp.Or(g.VMACPrefix, "vrrp")
+	addrPrefix := cmp.Or(g.VMACAddrPrefix, prefix)
+	taken := map[string]bool{}
+	for _, in := range b.cfg.Instances {
+		taken[in.VRRP.Interface], taken[in.VMACName] = true, true
+		for _, v := range slices.Concat(in.VIPs, in.Excluded) {
+			taken[v.Dev] = true
+		}
+	}
+	type key struct{ parent, mac string }
+	owner := map[key]*Instance{}
+	for _, in := range b.cfg.Instances {
+		c := &in.VRRP
+		if (in.UseVMAC || in.IPVLAN) && in.VMACName == "" {
+			in.VMACName = vmacName(prefix, c.VRID, c.IPv6, taken)
+			taken[in.VMACName] = true
+		}
+		if in.UseVMAC {
+			owner[key{c.Interface, in.VirtualMAC(c.IPv6).String()}] = in
+		}
+		in.AddrVMACs = nil
+		for _, v := range slices.Concat(in.VIPs, in.Excluded) {
+			if !in.onAddrVMAC(v) {
+				continue
+			}
+			ipv6 := v.Prefix.Addr().Is6()
+			k := key{cmp.Or(v.Dev, c.Interface), in.VirtualMAC(ipv6).String()}
+			if slices.ContainsFunc(in.AddrVMACs, func(a AddrVMAC) bool { return a.Parent == k.parent && a.MAC.String() == k.mac }) {
+				continue
+			}
+			name := ""
+			switch o := owner[k]; {
+			case o == in:
+				// A MAC given to use_vmac serves both families: keepalived
+				// finds the instance's own VMAC for the other one.
+				name = in.VMACName
+			case o != nil:
+				b.errorf(v.Pos, "virtual address %s: its VMAC on %s (MAC %s) would be vrrp_instance %s's (%s) too, which keepalived refuses or shares; give the instances different virtual_router_ids", v.Prefix, k.parent, k.mac, o.VRRP.Name, o.Pos)
+				continue
+			default:
+				name = vmacName(addrPrefix, c.VRID, ipv6, taken)
+				taken[name] = true
+				owner[k] = in
+			}
+			in.AddrVMACs = append(in.AddrVMACs, AddrVMAC{Name: name, Parent: k.parent, MAC: in.VirtualMAC(ipv6)})
+		}
+	}
+}
+
+// vmacName is keepalived 2.2.7's create_vmac_name: PREFIX.VRID, then
+// PREFIX1.VRID, PREFIX2.VRID… (IPv6: PREFIX6.VRID, then 1…5, 7…), the
+// prefix cut so that the name fits an interface's 15 characters.
+func vmacName(prefix string, vrid uint8, ipv6 bool, taken map[string]bool) string {
+	name := func(num string) string {
+		suffix := num + "." + strconv.Itoa(int(vrid))
+		if len(prefix)+len(suffix) > 15 {
+			return prefix[:15-len(suffix)] + suffix
+		}
+		return prefix + suffix
+	}
+	if n := name(""); !taken[n] {
+		return n
+	}
+	if ipv6 {
+		if n := name("6"); !taken[n] {
+			return n
+		}
+	}
+	for num := 1; ; num++ {
+		if ipv6 && num == 6 {
+			continue
+		}
+		if n := name(strconv.Itoa(num)); !taken[n] {
+			return n
+		}
+	}
 }

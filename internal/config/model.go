@@ -1,9 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -92,6 +94,10 @@ type Global struct {
 	// RSInitNotifies runs notify_up for the real servers up at start
 	// (rs_init_notifies).
 	RSInitNotifies bool
+	// VMACPrefix and VMACAddrPrefix start the names of the VMACs and
+	// ipvlans vipd names itself (vmac_prefix, default "vrrp"), and of
+	// the address VMACs (vmac_addr_prefix, default VMACPrefix).
+	VMACPrefix, VMACAddrPrefix string
 }
 
 // Email is global_defs' e-mail settings.
@@ -129,8 +135,28 @@ type Instance struct {
 	// Accept is the accept mode in effect: accept/no_accept, else true
 	// unless in strict mode, where only the address owner accepts.
 	Accept   bool
-	UseVMAC  bool   // use_vmac: a macvlan with the VRRP virtual MAC
-	VMACName string // its name; default vrrp.VRID
+	UseVMAC  bool   // use_vmac: a macvlan with the VRRP virtual MAC (or VMACAddr)
+	VMACName string // its name, or the ipvlan's; default vmac_prefix.VRID as keepalived picks it
+	// VMACAddr is the MAC address use_vmac gives the VMAC and the address
+	// VMACs (five octets take the VRID as the sixth); nil: the VRRP
+	// virtual MAC of each address's family.
+	VMACAddr net.HardwareAddr
+	// IPVLAN is use_ipvlan: an L2 ipvlan named VMACName on the interface,
+	// carrying IPVLANAddr (the adverts' source unless one is configured)
+	// with the parent's own MAC; IPVLANMode is bridge, private or vepa.
+	// The addresses stay on the parent, as keepalived 2.2.7 puts them,
+	// unless use_vmac is given too (IPVLANAddresses): then they go on the
+	// ipvlan.
+	IPVLAN          bool
+	IPVLANMode      string
+	IPVLANAddr      netip.Prefix
+	IPVLANAddresses bool
+	// UseVMACAddr is use_vmac_addr: an address on another interface than
+	// the instance's, or of the other family, goes on a VMAC of its own
+	// interface, as an address with the use_vmac option does.
+	UseVMACAddr bool
+	// AddrVMACs are those VMACs, named as keepalived names them.
+	AddrVMACs []AddrVMAC
 	// VMACXmitBase sends adverts from the interface the VMAC is on, with
 	// its own MAC (vmac_xmit_base; set for unicast with use_vmac).
 	VMACXmitBase bool
@@ -223,23 +249,23 @@ func (in *Instance) TakesTraffic() bool {
 // AddressDev is the interface an address of the instance goes on. With
 // use_vmac, keepalived puts an address of the instance's family on the
 // VMAC when it names no interface or the instance's own; an address of the
-// other family without one stays on the instance's interface.
+// other family without one stays on the instance's interface, unless
+// use_vmac_addr or its own option use_vmac puts it on an address VMAC
+// (AddrVMACs). With use_ipvlan alone the addresses stay on the parent.
 func (in *Instance) AddressDev(v VIP) string {
+	dev := cmp.Or(v.Dev, in.VRRP.Interface)
 	switch {
-	case !in.UseVMAC:
-		if v.Dev != "" {
-			return v.Dev
-		}
-		return in.VRRP.Interface
-	case v.Prefix.Addr().Is6() != in.VRRP.IPv6:
-		if v.Dev != "" {
-			return v.Dev
-		}
-		return in.VRRP.Interface
-	case v.Dev == "" || v.Dev == in.VRRP.Interface:
+	case dev == in.VRRP.Interface && v.Prefix.Addr().Is6() == in.VRRP.IPv6 && in.vmacBit():
 		return in.VMACName
+	case in.onAddrVMAC(v):
+		mac := in.VirtualMAC(v.Prefix.Addr().Is6()).String()
+		for _, a := range in.AddrVMACs {
+			if a.Parent == dev && a.MAC.String() == mac {
+				return a.Name
+			}
+		}
 	}
-	return v.Dev
+	return dev
 }
 
 // VIP is one line of virtual_ipaddress, virtual_ipaddress_excluded or
@@ -253,6 +279,9 @@ type VIP struct {
 	// takes its instance out of MASTER; no_track turns it off.
 	Track      bool
 	TrackGroup string // static addresses: the track_group whose instances watch its interface
+	// UseVMAC is the option use_vmac: the address goes on a VMAC of its
+	// interface (Instance.AddrVMACs).
+	UseVMAC bool
 }
 
 // Static is what static_ipaddress, static_routes and static_rules keep
@@ -464,6 +493,7 @@ func (b *builder) top(root *Node) {
 		}
 	}
 	b.shareGroupTracking()
+	b.nameVMACs()
 	b.crossCheck()
 	b.settleVirtualServers()
 }
@@ -706,6 +736,8 @@ func (b *builder) globalDefs(g *Node) {
 			if b.args(n, 1, 1) {
 				b.defs.iface = n.Args[0]
 			}
+		case "vmac_prefix", "vmac_addr_prefix":
+			b.vmacPrefix(n)
 		case "vrrp_iptables", "nftables":
 			// keepalived (built with nftables, as Debian's is) reads
 			// either as the table to use; vrrp_iptables replaces it

@@ -136,8 +136,10 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, conf, want string
 	}{
-		{"unsupported keyword", head + " use_ipvlan\n" + vips,
-			"keyword use_ipvlan (keepalived.conf:4) is not supported yet"},
+		{"unsupported keyword", head + " vrf blue\n" + vips,
+			"keyword vrf (keepalived.conf:4) is not supported yet"},
+		{"use_ipvlan without an address", head + " use_ipvlan\n" + vips,
+			"keepalived.conf:4: use_ipvlan: an IPv4 instance's ipvlan needs an address"},
 		{"unsupported top-level block", "garp_group {\n garp_interval 1\n interface eth0\n}\n",
 			"keyword garp_group (keepalived.conf:1) is not supported yet"},
 		{"unsupported forwarding method", "virtual_server 198.18.0.1 80 {\n protocol TCP\n real_server 198.18.0.2 80 {\n  lvs_method TUN type gre csum\n }\n}\n",

@@ -167,7 +167,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			in.fw = d.fw
 		}
 		c := ci.VRRP
-		if ci.UseVMAC {
+		if ci.UseVMAC || onAddrVMACs(ci) {
 			// Both masters of a hand-over share the virtual MAC, so
 			// clients need no time to follow; but every frame the old
 			// one sends from it pulls the switch's port back to it.
@@ -255,7 +255,7 @@ func (d *Daemon) join(in *instance) error {
 				return fmt.Errorf("vrrp_instance %s: joining %v on %s for AH: %w", c.Name, c.Group, in.base.Name, err)
 			}
 		}
-		if in.send != in.base && !in.cfg.VMACXmitBase {
+		if in.cfg.UseVMAC && !in.cfg.VMACXmitBase {
 			in.vmacGroup = c.Group
 		}
 	}
@@ -327,9 +327,16 @@ func (d *Daemon) Close() {
 		}
 	}
 	for _, in := range d.instances {
-		if in.cfg.UseVMAC {
-			if err := vip.DeleteVMAC(in.cfg.VMACName); err != nil {
-				d.log.Warn("removing VMAC interface", "interface", in.cfg.VMACName, "err", err)
+		var names []string
+		if in.cfg.UseVMAC || in.cfg.IPVLAN {
+			names = append(names, in.cfg.VMACName)
+		}
+		for _, av := range in.cfg.AddrVMACs {
+			names = append(names, av.Name)
+		}
+		for _, name := range names {
+			if err := vip.DeleteVMAC(name); err != nil {
+				d.log.Warn("removing VMAC interface", "interface", name, "err", err)
 			}
 		}
 	}
@@ -635,7 +642,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 			if err := in.sendAnnouncements(a.Repeat); err != nil {
 				d.announceFailed(in, err)
 			}
-			if in.cfg.UseVMAC {
+			if len(in.vmacs) > 0 {
 				in.reannounceAt = now + vmacReannounce
 			}
 		case vrrp.Transition:

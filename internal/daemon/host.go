@@ -49,6 +49,10 @@ type instance struct {
 
 	vmacLinkLocal netip.Addr    // IPv6 with use_vmac: the VMAC's advert source
 	reannounceAt  time.Duration // use_vmac: one more announcement then (0: none)
+	// vmacs are the macvlans that are up only while master: the
+	// instance's VMAC and its address VMACs (use_vmac_addr, the address
+	// option use_vmac).
+	vmacs []vmacLink
 	// vmacGroup is the advert group the VMAC joins while up (invalid
 	// without use_vmac or with unicast peers), on conn.
 	vmacGroup netip.Addr
@@ -106,7 +110,7 @@ func newInstance(ci *config.Instance, dynamic bool) (*instance, error) {
 		// As keepalived: by default only on the VMAC, with "all" on
 		// every interface carrying the addresses.
 		for dev := range in.announce {
-			if ci.ExtraAnnounceAll || ci.UseVMAC && dev == ci.VMACName {
+			if ci.ExtraAnnounceAll || ci.UseVMAC && dev == ci.VMACName || isAddrVMAC(ci, dev) {
 				in.extraDevs = append(in.extraDevs, dev)
 			}
 		}
@@ -133,19 +137,89 @@ func (in *instance) attach() error {
 		}
 	}
 	send := base
-	if in.cfg.UseVMAC {
+	in.vmacs = nil
+	switch {
+	case in.cfg.UseVMAC:
 		if c.IPv6 {
 			if !src.IsLinkLocalUnicast() {
 				return fmt.Errorf("use_vmac needs a link-local source address, not %v", src)
 			}
 			in.vmacLinkLocal = src
 		}
-		if send, err = vip.EnsureVMAC(base.Name, in.cfg.VMACName, vip.VirtualMAC(c.VRID, c.IPv6)); err != nil {
+		if send, err = vip.EnsureVMAC(base.Name, in.cfg.VMACName, in.cfg.VirtualMAC(c.IPv6)); err != nil {
+			return err
+		}
+		ll := in.vmacLinkLocal
+		if !ll.IsValid() && carriesIPv6(in.cfg, in.cfg.VMACName) {
+			ll = linkLocal(base) // IPv6 addresses of a MAC given for both families
+		}
+		in.vmacs = append(in.vmacs, vmacLink{in.cfg.VMACName, ll})
+	case in.cfg.IPVLAN:
+		iv := vip.IPVLAN{Name: in.cfg.VMACName, Parent: base.Name, Mode: in.cfg.IPVLANMode, Addr: in.cfg.IPVLANAddr}
+		if c.IPv6 {
+			iv.LinkLocal = linkLocal(base)
+		}
+		if send, err = vip.EnsureIPVLAN(iv); err != nil {
 			return err
 		}
 	}
+	for _, av := range in.cfg.AddrVMACs {
+		if av.Name == in.cfg.VMACName {
+			continue // the instance's own VMAC, made above
+		}
+		if _, err := vip.EnsureVMAC(av.Parent, av.Name, av.MAC); err != nil {
+			return err
+		}
+		ll := netip.Addr{}
+		if carriesIPv6(in.cfg, av.Name) {
+			// As keepalived: the parent's, for the neighbour
+			// advertisements to leave from.
+			parent, err := net.InterfaceByName(av.Parent)
+			if err != nil {
+				return err
+			}
+			ll = linkLocal(parent)
+		}
+		in.vmacs = append(in.vmacs, vmacLink{av.Name, ll})
+	}
 	in.base, in.send, in.source = base, send, src
 	return nil
+}
+
+// vmacLink is a macvlan of the instance and the link-local address it
+// gets while up (invalid: none).
+type vmacLink struct {
+	name      string
+	linkLocal netip.Addr
+}
+
+// isAddrVMAC reports whether dev is one of the instance's address VMACs.
+func isAddrVMAC(ci *config.Instance, dev string) bool {
+	return slices.ContainsFunc(ci.AddrVMACs, func(a config.AddrVMAC) bool { return a.Name == dev })
+}
+
+// onAddrVMACs reports whether every address of the instance goes on an
+// address VMAC (use_vmac_addr, the address option use_vmac), so that
+// hand-overs need no grace, as with use_vmac.
+func onAddrVMACs(ci *config.Instance) bool {
+	all := slices.Concat(ci.VIPs, ci.Excluded)
+	return len(ci.AddrVMACs) > 0 && !slices.ContainsFunc(all, func(v config.VIP) bool { return !isAddrVMAC(ci, ci.AddressDev(v)) })
+}
+
+// carriesIPv6 reports whether an IPv6 address of the instance goes on dev.
+func carriesIPv6(ci *config.Instance, dev string) bool {
+	for _, v := range slices.Concat(ci.VIPs, ci.Excluded) {
+		if v.Prefix.Addr().Is6() && ci.AddressDev(v) == dev {
+			return true
+		}
+	}
+	return false
+}
+
+// linkLocal is the interface's IPv6 link-local address, if it has one.
+func linkLocal(ifi *net.Interface) netip.Addr {
+	a, _ := sourceAddress(ifi, true)
+	return a
 }
 
 // sourceAddress is the address adverts are sent from when the
@@ -201,7 +275,7 @@ func (in *instance) takeAddresses(now time.Duration) error {
 		}
 		in.blocked = true
 	}
-	if !in.cfg.UseVMAC {
+	if len(in.vmacs) == 0 {
 		if err := in.renewAddresses(now); err != nil {
 			return err
 		}
@@ -210,14 +284,16 @@ func (in *instance) takeAddresses(now time.Duration) error {
 		}
 		return in.addRoutes()
 	}
-	// Every frame from the VMAC points the switch at us for the virtual
-	// MAC, so none may leave before the addresses take traffic. The VMAC
-	// comes up in no group the kernel would report at once (the advert
+	// Every frame from a VMAC points the switch at us for the virtual
+	// MAC, so none may leave before the addresses take traffic. The VMACs
+	// come up in no group the kernel would report at once (the advert
 	// group is left while down), the addresses go on, we wait for their
-	// local routes, and only then come the link-local address and the
+	// local routes, and only then come the link-local addresses and the
 	// advert group, with their multicast reports.
-	if err := vip.SetVMACUp(in.cfg.VMACName, true); err != nil {
-		return err
+	for _, v := range in.vmacs {
+		if err := vip.SetVMACUp(v.name, true); err != nil {
+			return err
+		}
 	}
 	if err := in.renewAddresses(now); err != nil {
 		return err
@@ -225,8 +301,10 @@ func (in *instance) takeAddresses(now time.Duration) error {
 	if err := vip.WaitLocal(in.addrList(), addressWait); err != nil {
 		return err
 	}
-	if err := vip.SetVMACLinkLocal(in.cfg.VMACName, in.vmacLinkLocal); err != nil {
-		return err
+	for _, v := range in.vmacs {
+		if err := vip.SetVMACLinkLocal(v.name, v.linkLocal); err != nil {
+			return err
+		}
 	}
 	if in.vmacGroup.IsValid() {
 		if err := in.conn.Join(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
@@ -273,12 +351,14 @@ func (in *instance) removeAddresses() error {
 		in.endMaster = nil
 	}
 	errs := []error{in.removeRoutes()}
-	if in.cfg.UseVMAC {
+	if len(in.vmacs) > 0 {
 		// Down first: leaving a group (an address's solicited-node group
 		// too) while up sends a report from the virtual MAC, which would
-		// pull the switch back to us from the new master. Down, the VMAC
+		// pull the switch back to us from the new master. Down, a VMAC
 		// sends nothing, and loses its IPv6 addresses by itself.
-		errs = append(errs, vip.SetVMACUp(in.cfg.VMACName, false))
+		for _, v := range in.vmacs {
+			errs = append(errs, vip.SetVMACUp(v.name, false))
+		}
 		if in.vmacGroup.IsValid() && in.send != nil {
 			if err := in.conn.Leave(in.send, in.vmacGroup); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.ENODEV) {
 				errs = append(errs, fmt.Errorf("leaving %v on %s: %w", in.vmacGroup, in.send.Name, err))

@@ -23,8 +23,10 @@ func VirtualMAC(vrid uint8, ipv6 bool) net.HardwareAddr {
 }
 
 // EnsureVMAC makes the macvlan interface name on parent carrying mac
-// (use_vmac), and returns it, down. An interface of that name left by an
-// earlier run is reused if it matches and replaced otherwise.
+// (use_vmac, and the address VMACs of use_vmac_addr), and returns it,
+// down. A macvlan of that name left by an earlier run is reused if it
+// matches and replaced otherwise (an ipvlan too); any other interface of
+// that name is not vipd's to take, and is an error.
 //
 // It is in private mode so that the master hears other routers' adverts
 // even though they carry its own source MAC. It stays down until this
@@ -41,8 +43,8 @@ func EnsureVMAC(parent, name string, mac net.HardwareAddr) (*net.Interface, erro
 	if old, err := netlink.LinkByName(name); err == nil {
 		mv, ok := old.(*netlink.Macvlan)
 		if !ok || mv.ParentIndex != p.Attrs().Index || mv.HardwareAddr.String() != mac.String() || mv.Mode != netlink.MACVLAN_MODE_PRIVATE {
-			if err := netlink.LinkDel(old); err != nil {
-				return nil, fmt.Errorf("use_vmac: replacing %s: %w", name, err)
+			if err := replace(old); err != nil {
+				return nil, fmt.Errorf("use_vmac: %w", err)
 			}
 		}
 	}
@@ -120,13 +122,110 @@ func SetVMACLinkLocal(name string, linkLocal netip.Addr) error {
 	return nil
 }
 
-// DeleteVMAC removes a VMAC interface; one already gone is fine.
+// DeleteVMAC removes a VMAC or ipvlan interface; one already gone is
+// fine, and an interface of another kind by that name (one EnsureVMAC
+// refused to take) is left alone.
 func DeleteVMAC(name string) error {
 	link, err := netlink.LinkByName(name)
-	if err != nil {
+	if err != nil || !ours(link) {
 		return nil
 	}
 	return netlink.LinkDel(link)
+}
+
+// ours reports whether a link is of a kind vipd makes (a macvlan or an
+// ipvlan), so that one found under a VMAC's name may be replaced.
+func ours(link netlink.Link) bool {
+	switch link.(type) {
+	case *netlink.Macvlan, *netlink.IPVlan:
+		return true
+	}
+	return false
+}
+
+// replace deletes a macvlan or ipvlan that stands where a VMAC or ipvlan
+// of another shape must go: an earlier run's, or keepalived's.
+func replace(old netlink.Link) error {
+	name := old.Attrs().Name
+	if !ours(old) {
+		return fmt.Errorf("interface %s exists and is a %s, not a macvlan or ipvlan vipd could replace; name the VMAC otherwise", name, old.Type())
+	}
+	if err := netlink.LinkDel(old); err != nil {
+		return fmt.Errorf("replacing %s: %w", name, err)
+	}
+	return nil
+}
+
+// ipvlanFlags are use_ipvlan's modes as netlink has them.
+var ipvlanFlags = map[string]netlink.IPVlanFlag{
+	"bridge":  netlink.IPVLAN_FLAG_BRIDGE,
+	"private": netlink.IPVLAN_FLAG_PRIVATE,
+	"vepa":    netlink.IPVLAN_FLAG_VEPA,
+}
+
+// IPVLAN describes use_ipvlan's interface: an L2 ipvlan on Parent, in
+// Mode (bridge, private or vepa), carrying Addr (may be invalid for
+// IPv6) and, when valid, LinkLocal: the parent's link-local address, for
+// IPv6 adverts to leave from.
+type IPVLAN struct {
+	Name, Parent, Mode string
+	Addr               netip.Prefix
+	LinkLocal          netip.Addr
+}
+
+// EnsureIPVLAN makes the ipvlan (use_ipvlan) and returns it, up with its
+// address, as keepalived keeps it whatever the instance's state: it
+// shares the parent's MAC, so it can mislead no switch, and its address
+// is the adverts' source, not a virtual one. One of that name left by an
+// earlier run is reused if it matches and replaced otherwise.
+func EnsureIPVLAN(v IPVLAN) (*net.Interface, error) {
+	flag, ok := ipvlanFlags[v.Mode]
+	if !ok {
+		return nil, fmt.Errorf("use_ipvlan: mode %q", v.Mode)
+	}
+	p, err := netlink.LinkByName(v.Parent)
+	if err != nil {
+		return nil, fmt.Errorf("use_ipvlan: interface %s: %w", v.Parent, err)
+	}
+	if old, err := netlink.LinkByName(v.Name); err == nil {
+		iv, ok := old.(*netlink.IPVlan)
+		if !ok || iv.ParentIndex != p.Attrs().Index || iv.Mode != netlink.IPVLAN_MODE_L2 || iv.Flag != flag {
+			if err := replace(old); err != nil {
+				return nil, fmt.Errorf("use_ipvlan: %w", err)
+			}
+		}
+	}
+	link, err := netlink.LinkByName(v.Name)
+	if err != nil {
+		iv := &netlink.IPVlan{LinkAttrs: netlink.LinkAttrs{Name: v.Name, ParentIndex: p.Attrs().Index}, Mode: netlink.IPVLAN_MODE_L2, Flag: flag}
+		if err := netlink.LinkAdd(iv); err != nil {
+			return nil, fmt.Errorf("use_ipvlan: creating %s on %s: %w", v.Name, v.Parent, err)
+		}
+		if link, err = netlink.LinkByName(v.Name); err != nil {
+			return nil, err
+		}
+	}
+	// As on a VMAC: no link-local address of its own; an IPv6 one gets
+	// the parent's below, the one the adverts leave from.
+	if err := netlink.LinkSetIP6AddrGenMode(link, 1 /* IN6_ADDR_GEN_MODE_NONE */); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+		return nil, fmt.Errorf("use_ipvlan: %s: %w", v.Name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("use_ipvlan: %s up: %w", v.Name, err)
+	}
+	for _, a := range []netip.Prefix{v.Addr, netip.PrefixFrom(v.LinkLocal, 64)} {
+		if !a.IsValid() {
+			continue
+		}
+		na := &netlink.Addr{IPNet: &net.IPNet{IP: a.Addr().AsSlice(), Mask: net.CIDRMask(a.Bits(), a.Addr().BitLen())}}
+		if a.Addr().Is6() {
+			na.Flags = unix.IFA_F_NODAD
+		}
+		if err := netlink.AddrReplace(link, na); err != nil {
+			return nil, fmt.Errorf("use_ipvlan: %v on %s: %w", a, v.Name, err)
+		}
+	}
+	return net.InterfaceByName(v.Name)
 }
 
 func sysctl(family, dev, key, value string) error {
