@@ -134,6 +134,7 @@ func (c *Config) Dump(w io.Writer) error {
 		d.group(g.Members)
 		d.line(0, "}")
 	}
+	d.garpGroupsAndLinkDelays(c)
 	d.depth = -1
 	d.vips("static_ipaddress", c.Static.Addresses)
 	d.routes("static_routes", c.Static.Routes)

@@ -44,6 +44,12 @@ type Config struct {
 	VirtualServerGroups []*VirtualServerGroup
 	// SSL is the SSL block: what SSL_GET checkers present and trust.
 	SSL SSL
+	// GARPGroups are the garp_group blocks: announcement spacing for
+	// their interfaces instead of global_defs'.
+	GARPGroups []*GARPGroup
+	// LinkDelays are the interface_up_down_delays lines, one per
+	// interface (EffectiveLinkDelay is what runs).
+	LinkDelays []LinkDelay
 	// Warnings are problems keepalived tolerates; they do not fail -t.
 	Warnings []*Error
 }
@@ -462,6 +468,10 @@ func (b *builder) top(root *Node) {
 			b.virtualServer(n)
 		case "SSL":
 			b.ssl(n)
+		case "garp_group":
+			b.garpGroup(n)
+		case "interface_up_down_delays":
+			b.linkDelays(n)
 		case "net_namespace":
 			switch {
 			case !b.args(n, 1, 1):

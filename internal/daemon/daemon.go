@@ -41,6 +41,8 @@ type Daemon struct {
 	drops     dropLog
 	fw        *firewall.Table // nil when every instance accepts
 	announcer *vip.Announcer
+	// linkDelays are interface_up_down_delays by interface, as they run.
+	linkDelays map[string]linkDelay
 
 	startupDelay time.Duration // vrrp_startup_delay
 	checks       []track.Check // the tracked vrrp_scripts, run while Run runs
@@ -89,9 +91,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		epoch:    time.Now(),
 		promoted: promoted{},
 	}
-	d.announcer = vip.NewAnnouncer(vip.Spacing{ARP: cfg.Global.GARPInterval, NA: cfg.Global.GNAInterval}, func(dev string, err error) {
-		log.Error("sending gratuitous ARP / neighbour advertisements", "interface", dev, "err", err)
-	})
+	d.announcer = newAnnouncer(cfg, log)
+	d.linkDelays = newLinkDelays(cfg, log)
 	d.notifier = notify.NewRunner(log, 0)
 	if len(cfg.Instances) == 0 && len(cfg.VirtualServers) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance and no virtual_server: nothing to do")
