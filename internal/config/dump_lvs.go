@@ -32,6 +32,22 @@ func (d *dumper) lvsGlobal(g *Global) {
 	if g.RSInitNotifies {
 		d.line(1, "rs_init_notifies")
 	}
+	if s := g.LVSSync; s != nil {
+		line := fmt.Sprintf("lvs_sync_daemon %s inst %s id %d", s.Interface, quote(s.Instance), s.ID)
+		if s.MaxLen > 0 {
+			line += fmt.Sprintf(" maxlen %d", s.MaxLen)
+		}
+		if s.Port > 0 {
+			line += fmt.Sprintf(" port %d", s.Port)
+		}
+		if s.TTL > 0 {
+			line += fmt.Sprintf(" ttl %d", s.TTL)
+		}
+		if s.Group.IsValid() {
+			line += fmt.Sprintf(" group %s", s.Group)
+		}
+		d.line(1, "%s", line)
+	}
 	switch g.LVSFlushOnStop {
 	case "ALL":
 		d.line(1, "lvs_flush_on_stop")

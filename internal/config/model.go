@@ -97,6 +97,8 @@ type Global struct {
 	// LVSFlush is lvs_flush: start from empty balancing tables, as vipd
 	// always does.
 	LVSFlush bool
+	// LVSSync is lvs_sync_daemon; nil: none.
+	LVSSync *LVSSync
 	// RSInitNotifies runs notify_up for the real servers up at start
 	// (rs_init_notifies).
 	RSInitNotifies bool
@@ -383,6 +385,8 @@ type builder struct {
 	// firewall is the last vrrp_iptables or nftables line: keepalived
 	// refuses an nftables after either.
 	firewall *Node
+	// lvsSyncDefaultID: lvs_sync_daemon gave no id.
+	lvsSyncDefaultID bool
 	// disabled are the definitions dropped for want of what makes them
 	// work, by "KIND NAME", with why.
 	disabled map[string]string
@@ -506,6 +510,7 @@ func (b *builder) top(root *Node) {
 	b.nameVMACs()
 	b.crossCheck()
 	b.settleVirtualServers()
+	b.settleLVSSync()
 }
 
 func validOrNil(a netip.Addr) *netip.Addr {
@@ -759,6 +764,8 @@ func (b *builder) globalDefs(g *Node) {
 			b.other(schemaGlobal, n)
 		case "lvs_timeouts":
 			b.lvsTimeouts(n)
+		case "lvs_sync_daemon":
+			b.lvsSync(n)
 		case "lvs_flush":
 			b.cfg.Global.LVSFlush = b.args(n, 0, 0)
 		case "rs_init_notifies":

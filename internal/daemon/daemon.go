@@ -20,6 +20,7 @@ import (
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/firewall"
 	"github.com/vipd/vipd/internal/lvs/director"
+	"github.com/vipd/vipd/internal/lvs/syncd"
 	"github.com/vipd/vipd/internal/netio"
 	"github.com/vipd/vipd/internal/notify"
 	"github.com/vipd/vipd/internal/track"
@@ -68,6 +69,10 @@ type Daemon struct {
 	bfdUp map[string]bool
 	// director runs the virtual servers; nil without any.
 	director *director.Director
+	// lvsSync is lvs_sync_daemon's connection sync, following the state
+	// of the instance lvsSyncInstance; nil without one.
+	lvsSync         *syncd.Syncd
+	lvsSyncInstance string
 }
 
 // group is a sync group's notify scripts and the state they last ran
@@ -655,6 +660,7 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 			}
 			d.logTransition(a)
 			d.tell(in, a.To)
+			d.lvsSyncState(name, a.To)
 		case vrrp.HeardLowerPriority:
 			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
 			d.fifoLine("INSTANCE", name, "MASTER_RX_LOWER_PRI", int(a.Instance.Priority()))
