@@ -225,11 +225,16 @@ func (b *builder) routes(blk *Node, static bool, out []Route) []Route {
 	return out
 }
 
-// listBlock checks a block of data lines.
+// listBlock checks a block of data lines. Words before the brace are
+// ignored with a warning, as keepalived ignores them ("static_routes
+// name {").
 func (b *builder) listBlock(blk *Node) bool {
-	if !blk.Block || len(blk.Args) > 0 {
+	if !blk.Block {
 		b.errorf(blk.Pos, "%s takes a block", blk.Keyword)
 		return false
+	}
+	if len(blk.Args) > 0 {
+		b.warnf(blk.Pos, "%s takes no words before its block: %q ignored, as keepalived ignores them", blk.Keyword, strings.Join(blk.Args, " "))
 	}
 	return true
 }

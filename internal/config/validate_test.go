@@ -53,3 +53,15 @@ func TestIgnoredValuesChecked(t *testing.T) {
 		}
 	}
 }
+
+// Words before a data block's brace are ignored with a warning, and the
+// block is read, as keepalived reads "static_routes NAME {".
+func TestNamedDataBlock(t *testing.T) {
+	cfg, _, err := load(t, "static_routes trackr1 {\n 192.0.2.0/24 via 198.51.100.1 dev eth0\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Static.Routes) != 1 || !strings.Contains(fmt.Sprint(cfg.Warnings), `static_routes takes no words before its block: "trackr1" ignored`) {
+		t.Errorf("routes %v, warnings %v", cfg.Static.Routes, cfg.Warnings)
+	}
+}
