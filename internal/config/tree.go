@@ -68,6 +68,10 @@ func ReadTree(path string, o Options) (*Tree, error) {
 	return tree, nil
 }
 
+// dataLines stands for a block of data lines (addresses, names): no
+// keyword in it opens a block.
+var dataLines = &schemaBlock{path: "(data lines)"}
+
 type treeParser struct {
 	toks     []token
 	i        int
@@ -99,6 +103,10 @@ func (p *treeParser) block(parent *Node, sch *schemaBlock) {
 				p.problems = append(p.problems, errorf(t.pos, "'{' does not follow a keyword: ignored, as keepalived ignores it"))
 				continue
 			}
+			if sch == dataLines {
+				p.problems = append(p.problems, errorf(t.pos, "'{' among the data lines of %s: keepalived ignores it, and the '}' after it closes %s", parent.Keyword, parent.Keyword))
+				continue
+			}
 			var inner *schemaBlock
 			if sch != nil {
 				k := sch.keywords[last.Keyword]
@@ -116,6 +124,9 @@ func (p *treeParser) block(parent *Node, sch *schemaBlock) {
 					continue
 				}
 				inner = k.block
+				if k.list {
+					inner = dataLines
+				}
 			}
 			last.Block = true
 			p.block(last, inner)

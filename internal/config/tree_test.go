@@ -143,6 +143,8 @@ func TestReadTreeErrors(t *testing.T) {
 			"k.conf:3: '}' without a matching '{'"},
 		{"stray open", map[string]string{"k.conf": "{\n}\n"},
 			"k.conf:1: '{' does not follow a keyword"},
+		{"brace among data lines", map[string]string{"k.conf": "static_ipaddress {\n 10.1.1.1${X}/24 dev eth0\n}\n"},
+			"k.conf:2: '{' among the data lines of static_ipaddress: keepalived ignores it, and the '}' after it closes static_ipaddress"},
 		{"brace after a keyword without a block", map[string]string{"k.conf": "global_defs {\n router_id ${X}\n}\n"},
 			"k.conf:2: '{' after router_id, which takes no block: keepalived ignores it, and the '}' after it closes global_defs"},
 		{"unterminated quote", map[string]string{"k.conf": "vrrp_script x {\n script \"/bin/true\n}\n"},
