@@ -142,7 +142,12 @@ func checkSpacing(t *testing.T, what string, at []time.Time, gap time.Duration) 
 	// machine one read late makes the next gap look short. So spans are
 	// checked, not single gaps: k messages on must be at least k gaps,
 	// less slack, later. Unpaced messages fail for k >= 2.
-	const slack = 300 * time.Millisecond
+	checkSpacingSlack(t, what, at, gap, 300*time.Millisecond)
+}
+
+// checkSpacingSlack is checkSpacing with the slack given.
+func checkSpacingSlack(t *testing.T, what string, at []time.Time, gap, slack time.Duration) {
+	t.Helper()
 	for i := 1; i < len(at); i++ {
 		for j := range i {
 			if d := at[i].Sub(at[j]); d < time.Duration(i-j)*gap-slack {
@@ -233,5 +238,8 @@ func TestExtraAnnouncements(t *testing.T) {
 	if len(extra) < 2 || len(extra) > 5 {
 		t.Fatalf("%d announcements in the 3.5s after the burst, want about 3 (one a second)", len(extra))
 	}
-	checkSpacing(t, "garp_extra_if", extra, time.Second)
+	// Each repeat is due a second after the last was due; one whose
+	// send was held up on a loaded machine (CI saw 380ms) shortens the
+	// gap after it.
+	checkSpacingSlack(t, "garp_extra_if", extra, time.Second, 500*time.Millisecond)
 }
