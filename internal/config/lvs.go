@@ -663,8 +663,11 @@ func (b *builder) virtualServer(blk *Node) {
 			case "SCTP":
 				vs.Protocol = lvs.SCTP
 			case "AH", "ESP":
-				// IPVS balances IPsec; the nftables dataplane does not yet.
-				b.notSupportedAt(n.Pos, "protocol "+strings.ToUpper(n.Args[0]))
+				// Neither keepalived 2.2.7 ("Unknown protocol") nor IPVS
+				// (which refuses the service) has AH or ESP services: the
+				// line goes, and IPsec follows the client's IKE flow of a
+				// UDP service on port 500 or 0 (the dataplane does that).
+				b.warnf(n.Pos, "protocol %s: not a virtual server protocol; ignored, as keepalived ignores it (AH and ESP follow a client's UDP 500 flow to its real server)", strings.ToUpper(n.Args[0]))
 				continue
 			default:
 				b.errorf(n.Pos, "protocol %q must be TCP, UDP or SCTP", n.Args[0])

@@ -33,6 +33,10 @@
 //   - lvs_timeouts (timeouts.go): conntrack timeout policies attached to
 //     the NAT services' new connections, in a table of their own
 //     ("<table>_ct") that an Apply keeps.
+//   - IPsec (ipsec.go): AH and ESP to a virtual address follow the
+//     client's IKE connection (UDP 500 to 500) of a UDP service of port
+//     500 or 0 to its real server, as IPVS sends them; there are no AH
+//     or ESP services.
 //   - Persistence: a timeout map (NAT) or sets (DR, TUN) from client
 //     (address masked to PersistenceBits) to real server, consulted
 //     before the scheduler, and refreshed by every packet of the client's

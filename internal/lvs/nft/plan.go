@@ -299,6 +299,7 @@ func (s *service) dynamicSets() []string {
 	if s.nat && s.Persistence > 0 {
 		out = append(out, s.persistMap())
 	}
+	out = append(out, s.ipsecSets()...)
 	for _, r := range s.Reals {
 		if r.Method == lvs.NAT {
 			continue

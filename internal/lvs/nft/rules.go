@@ -101,24 +101,31 @@ func (b *batch) program(t *nftables.Table, svcs []*service, old map[string][]nft
 			}
 		}
 		var st *fwdSets
+		var fwd, n, l [][]expr.Any
 		if s.fwd {
 			var err error
 			if st, err = b.addFwdSets(s); err != nil {
 				return err
 			}
-			rules, err := b.fwd(s, st)
-			if err != nil {
+			if fwd, err = b.fwd(s, st); err != nil {
 				return err
 			}
-			dr = append(dr, rules...)
 		}
 		if s.schedNAT() {
-			n, l, err := b.nat(s, st)
-			if err != nil {
+			var err error
+			if n, l, err = b.nat(s, st); err != nil {
 				return err
 			}
-			nat, learn = append(nat, n...), append(learn, l...)
 		}
+		// After nat, which makes the persistence map IPsec refreshes;
+		// before the service's rules, which would schedule IKE anew.
+		in, il, id, err := b.ipsec(s, st)
+		if err != nil {
+			return err
+		}
+		dr = append(append(dr, id...), fwd...)
+		nat = append(append(nat, in...), n...)
+		learn = append(append(learn, l...), il...)
 		if s.ops {
 			o, r, err := b.ops(s)
 			if err != nil {
