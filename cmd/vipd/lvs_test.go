@@ -159,12 +159,7 @@ func TestDirectorNAT(t *testing.T) {
 	director, err := lab.AddHost("d", pfx("198.18.61.1/24"), pfx("198.18.62.1/24"))
 	must(t, err)
 	must(t, director.Do(func() error {
-		for k, v := range map[string]string{"ipv4/ip_forward": "1", "ipv4/conf/all/send_redirects": "0", "ipv4/conf/eth0/send_redirects": "0"} {
-			if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0); err != nil {
-				return err
-			}
-		}
-		return nil
+		return netlab.Sysctls(map[string]string{"ipv4/ip_forward": "1", "ipv4/conf/all/send_redirects": "0", "ipv4/conf/eth0/send_redirects": "0"})
 	}))
 	backends := map[string]*backend{}
 	for i, name := range []string{"r1", "r2", "sorry"} {

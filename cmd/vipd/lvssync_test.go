@@ -80,7 +80,7 @@ func newLSLab(t *testing.T, name string) *lsLab {
 		must(t, err)
 		lsAttach(t, h, name+"r-sw", fmt.Sprintf("d%c", 'a'+i), pfx(lsDirAddrs[i][1]+"/24"))
 		must(t, h.Do(func() error {
-			return lsSysctls(map[string]string{
+			return netlab.Sysctls(map[string]string{
 				"ipv4/ip_forward":         "1",
 				"ipv4/conf/all/rp_filter": "0", "ipv4/conf/default/rp_filter": "0",
 				"ipv4/conf/eth0/rp_filter": "0", "ipv4/conf/eth1/rp_filter": "0",
@@ -145,15 +145,6 @@ func lsAttach(t *testing.T, h *netlab.Host, sw, port string, addr netip.Prefix) 
 			t.Fatalf("%s: eth1 not up", h.Name)
 		}
 	}
-}
-
-func lsSysctls(kv map[string]string) error {
-	for k, v := range kv {
-		if err := os.WriteFile(filepath.Join("/proc/sys/net", k), []byte(v), 0); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // lsServe answers each line of each connection to port lsPort with the

@@ -181,6 +181,17 @@ func (h *Host) waitOperUp() error {
 // Sockets f opens stay in the namespace after it returns.
 func (h *Host) Do(f func() error) error { return inNS(h.NS, f) }
 
+// Sysctls writes /proc/sys/net/KEY = VALUE in the calling thread's
+// namespace: inside Do, the host's.
+func Sysctls(kv map[string]string) error {
+	for k, v := range kv {
+		if err := os.WriteFile(filepath.Join("/proc/sys/net", k), []byte(v), 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SetLink takes the host's cable out (or puts it back): its port on the
 // bridge goes down, so eth0 loses carrier, as when a switch port fails.
 func (h *Host) SetLink(up bool) error {

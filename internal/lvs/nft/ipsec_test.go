@@ -107,7 +107,7 @@ func newIPsecLab(t *testing.T) *ipsecLab {
 		t.Fatal(err)
 	}
 	must(t, l.director.Do(func() error {
-		return sysctls(map[string]string{
+		return netlab.Sysctls(map[string]string{
 			"ipv4/ip_forward":               "1",
 			"ipv4/conf/all/send_redirects":  "0",
 			"ipv4/conf/eth0/send_redirects": "0",
@@ -138,7 +138,7 @@ func newIPsecLab(t *testing.T) *ipsecLab {
 			if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: ipnet(netip.PrefixFrom(ipsecVIPDR, 32))}); err != nil {
 				return err
 			}
-			return sysctls(map[string]string{
+			return netlab.Sysctls(map[string]string{
 				"ipv4/conf/all/arp_ignore":    "1",
 				"ipv4/conf/eth0/arp_ignore":   "1",
 				"ipv4/conf/all/arp_announce":  "2",
@@ -161,7 +161,7 @@ func newIPsecLab(t *testing.T) *ipsecLab {
 		}
 		// It takes tunnelled packets as if from eth0, and must not
 		// answer ARP for the virtual address.
-		return sysctls(map[string]string{"ipv4/conf/all/rp_filter": "0", "ipv4/conf/eth0/rp_filter": "0",
+		return netlab.Sysctls(map[string]string{"ipv4/conf/all/rp_filter": "0", "ipv4/conf/eth0/rp_filter": "0",
 			"ipv4/conf/all/arp_ignore": "1", "ipv4/conf/eth0/arp_ignore": "1",
 			"ipv4/conf/all/arp_announce": "2", "ipv4/conf/eth0/arp_announce": "2"})
 	}))

@@ -70,7 +70,7 @@ func newLab63(t testing.TB, name string, nreals int, opts ...Option) *lab63 {
 		t.Fatal(err)
 	}
 	must(t, l.director.Do(func() error {
-		return sysctls(map[string]string{
+		return netlab.Sysctls(map[string]string{
 			"ipv4/ip_forward":               "1",
 			"ipv6/conf/all/forwarding":      "1",
 			"ipv4/conf/all/send_redirects":  "0",
@@ -88,7 +88,7 @@ func newLab63(t testing.TB, name string, nreals int, opts ...Option) *lab63 {
 			if err := routes("0.0.0.0/0", "198.18.64.1", "::/0", "fd00:198:18:64::1"); err != nil {
 				return err
 			}
-			return sysctls(map[string]string{
+			return netlab.Sysctls(map[string]string{
 				"ipv4/conf/all/accept_redirects":  "0",
 				"ipv4/conf/eth0/accept_redirects": "0",
 				"ipv6/conf/all/accept_redirects":  "0",

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +132,7 @@ func newLabOf(t testing.TB, name string, kinds ...realKind) *lab {
 		t.Fatal(err)
 	}
 	must(t, l.director.Do(func() error {
-		return sysctls(map[string]string{
+		return netlab.Sysctls(map[string]string{
 			"ipv4/ip_forward":               "1",
 			"ipv6/conf/all/forwarding":      "1",
 			"ipv4/conf/all/send_redirects":  "0",
@@ -211,7 +209,7 @@ func holdVIP(tun bool) error {
 		kv["ipv4/conf/all/rp_filter"] = "0"
 		kv["ipv4/conf/eth0/rp_filter"] = "0"
 	}
-	return sysctls(kv)
+	return netlab.Sysctls(kv)
 }
 
 // routeViaDirector makes a NAT real server answer through the director.
@@ -227,7 +225,7 @@ func routeViaDirector() error {
 	}
 	// The director forwards replies out of the interface they came in
 	// on and suggests a shortcut past it.
-	return sysctls(map[string]string{
+	return netlab.Sysctls(map[string]string{
 		"ipv4/conf/all/accept_redirects":  "0",
 		"ipv4/conf/eth0/accept_redirects": "0",
 		"ipv6/conf/all/accept_redirects":  "0",
@@ -261,17 +259,6 @@ func must(t testing.TB, err error) {
 
 func ipnet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-// sysctls writes /proc/sys/net/KEY = VALUE in the calling thread's
-// namespace.
-func sysctls(kv map[string]string) error {
-	for k, v := range kv {
-		if err := os.WriteFile(filepath.Join("/proc/sys/net", k), []byte(v), 0); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // serve runs a TCP server on servedPorts in the host's namespace. It

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +65,7 @@ func newLab(t *testing.T, name string) *lab {
 			t.Fatal(err)
 		}
 		must(t, h.Do(func() error {
-			return sysctls(map[string]string{
+			return netlab.Sysctls(map[string]string{
 				"ipv4/ip_forward": "1",
 				// Client and real servers share the director's
 				// one link: no redirects past it.
@@ -359,17 +357,8 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func sysctls(kv map[string]string) error {
-	for k, v := range kv {
-		if err := os.WriteFile(filepath.Join("/proc/sys/net", k), []byte(v), 0); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func noRedirects() error {
-	return sysctls(map[string]string{"ipv4/conf/all/accept_redirects": "0", "ipv4/conf/eth0/accept_redirects": "0"})
+	return netlab.Sysctls(map[string]string{"ipv4/conf/all/accept_redirects": "0", "ipv4/conf/eth0/accept_redirects": "0"})
 }
 
 // route points the host's route to dst at gw (replacing it).
