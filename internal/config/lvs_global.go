@@ -143,12 +143,9 @@ func (b *builder) lvsSync(n *Node) {
 		b.notSupportedAt(n.Pos, "lvs_sync_daemon without a vrrp_instance")
 		return
 	}
-	if id >= 0 {
-		s.ID = uint8(id)
-	} else {
-		s.ID = 0xff // resolved to the instance's id by settleLVSSync
-		b.lvsSyncDefaultID = true
-	}
+	// Without an id, settleLVSSync takes the instance's.
+	s.ID = uint8(max(id, 0))
+	b.lvsSyncDefaultID = id < 0
 	b.cfg.Global.LVSSync = s
 }
 

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vipd/vipd/internal/lvs"
+	"github.com/vipd/vipd/internal/netlab"
 )
 
 // Every test builds its own lab (namespaces, so addresses do not clash)
@@ -326,10 +327,13 @@ func TestDirectRouting(t *testing.T) {
 }
 
 // listTables lists the director's nftables tables as "family name".
-func (l *lab) listTables() map[string]bool {
-	l.t.Helper()
+func (l *lab) listTables() map[string]bool { return tablesOn(l.t, l.director) }
+
+// tablesOn lists a host's nftables tables as "family name".
+func tablesOn(t testing.TB, h *netlab.Host) map[string]bool {
+	t.Helper()
 	out := map[string]bool{}
-	must(l.t, l.director.Do(func() error {
+	must(t, h.Do(func() error {
 		c, err := nftables.New()
 		if err != nil {
 			return err

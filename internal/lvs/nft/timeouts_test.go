@@ -162,7 +162,7 @@ func TestTimeouts(t *testing.T) {
 	}))
 	t.Cleanup(func() { dp3.Close() })
 	must(t, dp3.Apply([]lvs.Service{tcp(vip63, real64(0), 1)}))
-	if got := l.tables(); got["ip vipd_lvs_ct"] || !got["ip vipd_lvs"] {
+	if got := tablesOn(l.t, l.director); got["ip vipd_lvs_ct"] || !got["ip vipd_lvs"] {
 		t.Errorf("tables without lvs_timeouts: %v", got)
 	}
 }
@@ -181,24 +181,6 @@ func (l *lab63) objects() int {
 		return err
 	}))
 	return n
-}
-
-// tables lists the director's nftables tables as "family name".
-func (l *lab63) tables() map[string]bool {
-	l.t.Helper()
-	out := map[string]bool{}
-	must(l.t, l.director.Do(func() error {
-		c, err := nftables.New()
-		if err != nil {
-			return err
-		}
-		tables, err := c.ListTables()
-		for _, t := range tables {
-			out[map[nftables.TableFamily]string{nftables.TableFamilyIPv4: "ip", nftables.TableFamilyIPv6: "ip6"}[t.Family]+" "+t.Name] = true
-		}
-		return err
-	}))
-	return out
 }
 
 // markTCP marks TCP packets to addr:port with mark, in a table of the
