@@ -266,6 +266,24 @@ virtual_server `+lvsVIP+` 80 {
 		"RS " + r2 + " " + vs + " DOWN", "RS " + r2 + " " + vs + " UP", "RS " + r1 + " " + vs + " DOWN",
 		"VS " + vs + " DOWN", "RS " + r1 + " " + vs + " UP", "VS " + vs + " UP"})
 
+	// A reload that takes r2 out: r2 leaves the pool, r1 stays without
+	// a notify, and a connection open across the reload goes on.
+	conn := openHTTP(t, client)
+	defer conn.Close()
+	first := conn.get(t)
+	text, err := os.ReadFile(conf)
+	must(t, err)
+	i := strings.Index(string(text), "    real_server 198.18.62.12 80 {")
+	must(t, os.WriteFile(conf, []byte(string(text[:i])+"}\n"), 0o644))
+	must(t, p.Signal(syscall.SIGHUP))
+	waitOutput(t, p, "Reload done")
+	waitServed(t, client, p, "r1")
+	if again := conn.get(t); again != first {
+		t.Errorf("the connection open across the reload was served by %s, then %s", first, again)
+	}
+	time.Sleep(time.Second) // notify scripts a reload ran by mistake would have written by now
+	waitLineSet(t, events, []string{"r1 up", "r2 up", "r2 down", "r2 up", "r1 down", "quorum down", "r1 up", "quorum up"})
+
 	must(t, p.Signal(syscall.SIGTERM))
 	if !p.Wait(10 * time.Second) {
 		t.Fatalf("vipd did not stop:\n%s", p.Output())
@@ -305,4 +323,35 @@ func waitLineSet(t *testing.T, path string, want []string) {
 		}
 	}
 	t.Fatalf("%s holds %q, want %q", path, got, want)
+}
+
+// httpConn is a kept-alive HTTP/1.1 connection to the virtual server.
+type httpConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func openHTTP(t *testing.T, client *netlab.Host) *httpConn {
+	t.Helper()
+	var c net.Conn
+	must(t, client.Do(func() error {
+		var err error
+		c, err = net.DialTimeout("tcp4", lvsVIP+":80", time.Second)
+		return err
+	}))
+	return &httpConn{Conn: c, r: bufio.NewReader(c)}
+}
+
+// get asks for a page on the connection and returns who served it.
+func (c *httpConn) get(t *testing.T) string {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+	resp, err := http.ReadResponse(c.r, nil)
+	must(t, err)
+	defer resp.Body.Close()
+	var sb strings.Builder
+	_, err = bufio.NewReader(resp.Body).WriteTo(&sb)
+	must(t, err)
+	return sb.String()
 }

@@ -4,17 +4,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"log/syslog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/daemon"
@@ -117,9 +120,23 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// resolveHost looks a host name up for -t, as keepalived does when it
+// reads smtp_server; a DNS server that does not answer counts as a
+// failure after a few seconds.
+func resolveHost(host string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := net.DefaultResolver.LookupHost(ctx, host)
+	return err
+}
+
 // configOptions are the flags that change how the file reads.
 func (o *options) configOptions() config.Options {
-	return config.Options{ConfigID: o.configID, StrictIncludes: o.allConfig}
+	opts := config.Options{ConfigID: o.configID, StrictIncludes: o.allConfig}
+	if o.test {
+		opts.Resolve = resolveHost
+	}
+	return opts
 }
 
 func runDaemon(o *options, stdout, stderr io.Writer) int {
@@ -185,6 +202,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vipd:", err)
 		return 1
 	}
+	d.SetLoader(reloader(o, cfg, log))
 	if err := d.Run(signals); err != nil {
 		log.Error(err.Error())
 		return 1

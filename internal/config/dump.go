@@ -75,6 +75,7 @@ func (c *Config) Dump(w io.Writer) error {
 	if c.Global.StartupDelay > 0 {
 		d.line(1, "vrrp_startup_delay %s", secs(c.Global.StartupDelay))
 	}
+	d.reload(&c.Global.Reload)
 	if c.Global.ScriptUser != "" {
 		d.line(1, "script_user %s", userGroup(c.Global.ScriptUser, c.Global.ScriptGroup))
 	} else {
@@ -379,7 +380,28 @@ func (d *dumper) script(s *Script) {
 	d.line(0, "}")
 }
 
+func (d *dumper) reload(r *Reload) {
+	if r.CheckConfig {
+		d.line(1, "reload_check_config %s", quote(r.CheckLog))
+	}
+	if r.TimeFile != "" {
+		d.line(1, "reload_time_file %s", quote(r.TimeFile))
+	}
+	if r.Repeat {
+		d.line(1, "reload_repeat")
+	}
+	if r.File != "" {
+		d.line(1, "reload_file %s", quote(r.File))
+	}
+	if r.WriteStates {
+		d.line(1, "fifo_write_vrrp_states_on_reload")
+	}
+}
+
 func (d *dumper) notify(n *Notify) {
+	if n.NotifyDeleted && n.Deleted == nil {
+		d.line(1, "notify_deleted")
+	}
 	for _, s := range n.slots() {
 		c := *s.cmd
 		if c == nil {

@@ -25,6 +25,12 @@ func (b *builder) smtpServer(n *Node) {
 		}
 		e.Port = n.Args[1]
 	}
+	if _, err := netip.ParseAddr(host); err != nil && b.resolveHost != nil {
+		if err := b.resolveHost(host); err != nil {
+			b.errorf(n.Pos, "smtp_server %s does not resolve on this host (%v), which keepalived reports as an invalid server: fix the name, or give an address", host, err)
+			return
+		}
+	}
 	e.Server = host
 }
 

@@ -102,6 +102,10 @@ type Global struct {
 	// RSInitNotifies runs notify_up for the real servers up at start
 	// (rs_init_notifies).
 	RSInitNotifies bool
+	// Reload is how SIGHUP reloads go (reload_check_config,
+	// reload_time_file, reload_repeat, reload_file,
+	// fifo_write_vrrp_states_on_reload).
+	Reload Reload
 	// VMACPrefix and VMACAddrPrefix start the names of the VMACs and
 	// ipvlans vipd names itself (vmac_prefix, default "vrrp"), and of
 	// the address VMACs (vmac_addr_prefix, default VMACPrefix).
@@ -343,7 +347,7 @@ func Load(path string, o Options) (*Config, error) {
 		}
 		return nil, err
 	}
-	b := &builder{cfg: &Config{Global: Global{Umask: -1, Email: Email{Port: "25", Timeout: 30 * time.Second}}, Warnings: tree.Warnings},
+	b := &builder{resolveHost: o.Resolve, cfg: &Config{Global: Global{Umask: -1, Email: Email{Port: "25", Timeout: 30 * time.Second}}, Warnings: tree.Warnings},
 		weighted: map[Pos]bool{}, smtpAlertSet: map[*bool]bool{},
 		groupPriorityChanges: map[*SyncGroup]bool{}, instPriorityChanges: map[*Instance]bool{},
 		disabled: map[string]string{}, lvsSMTPSet: map[*bool]bool{}, lvsRSMethod: map[*RealServer]bool{}}
@@ -359,10 +363,11 @@ func Load(path string, o Options) (*Config, error) {
 // builder walks the tree, collecting every error rather than stopping at
 // the first, as keepalived -t reports them all.
 type builder struct {
-	cfg     *Config
-	errs    Errors
-	version uint8 // vrrp_version from global_defs, 0 if unset
-	defs    globalDefaults
+	resolveHost func(host string) error // Options.Resolve
+	cfg         *Config
+	errs        Errors
+	version     uint8 // vrrp_version from global_defs, 0 if unset
+	defs        globalDefaults
 	// broken are the instances with errors of their own, left out of
 	// the checks across instances.
 	broken map[*Instance]bool
@@ -770,6 +775,8 @@ func (b *builder) globalDefs(g *Node) {
 			b.cfg.Global.LVSFlush = b.args(n, 0, 0)
 		case "rs_init_notifies":
 			b.cfg.Global.RSInitNotifies = b.flag(n)
+		case "reload_check_config", "reload_time_file", "reload_repeat", "reload_file", "fifo_write_vrrp_states_on_reload":
+			b.reloadKeyword(n)
 		case "lvs_flush_on_stop":
 			switch {
 			case !b.args(n, 0, 1):

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/vipd/vipd/internal/vrrp"
 )
@@ -16,6 +17,11 @@ type Notify struct {
 	// MasterRxLowerPri runs when a master hears a lower-priority master
 	// (instances only).
 	MasterRxLowerPri *Command
+	// NotifyDeleted (notify_deleted, instances only): an instance a
+	// reload removes notifies DELETED, running Deleted if given, rather
+	// than FAULT.
+	NotifyDeleted bool
+	Deleted       *Command
 }
 
 // notifySlot is a notify keyword and the field it sets.
@@ -27,7 +33,8 @@ type notifySlot struct {
 // slots are the notify keywords, in the order the dump writes them.
 func (n *Notify) slots() []notifySlot {
 	return []notifySlot{{"notify_master", &n.Master}, {"notify_backup", &n.Backup}, {"notify_fault", &n.Fault},
-		{"notify_stop", &n.Stop}, {"notify", &n.Generic}, {"notify_master_rx_lower_pri", &n.MasterRxLowerPri}}
+		{"notify_stop", &n.Stop}, {"notify", &n.Generic}, {"notify_master_rx_lower_pri", &n.MasterRxLowerPri},
+		{"notify_deleted", &n.Deleted}}
 }
 
 // ForState is the script for entering a state, or nil.
@@ -49,10 +56,20 @@ func (n *Notify) ForState(s vrrp.State) *Command {
 // keyword that is not one.
 func (b *builder) notify(n *Node, owner string, nt *Notify) bool {
 	i := slices.IndexFunc(nt.slots(), func(s notifySlot) bool { return s.keyword == n.Keyword })
-	if i < 0 {
+	if i < 0 || n.Keyword == "notify_deleted" && !strings.HasPrefix(owner, "vrrp_instance") {
 		return false
 	}
 	what := owner + " " + n.Keyword
+	if n.Keyword == "notify_deleted" {
+		if nt.NotifyDeleted {
+			b.errorf(n.Pos, "%s is given twice; keepalived ignores this one", what)
+			return true
+		}
+		nt.NotifyDeleted = true
+		if len(n.Args) == 0 {
+			return true // DELETED rather than FAULT, with no script of its own
+		}
+	}
 	if c, ok := b.command(n, what, true); ok {
 		if b.defs.scriptSecurity {
 			b.checkCommand(c, what)

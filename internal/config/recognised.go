@@ -115,8 +115,6 @@ var ignorable = func() map[string]string {
 			m[p] = why
 		}
 	}
-	add("keepalived checks the new configuration with it on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
-		"global_defs/reload_check_config")
 	add("vipd sets no ipsets: it blocks addresses in its own nftables table", "namespace_with_ipsets")
 	add("vipd blocks addresses without accept mode in its own nftables table inet vipd",
 		"global_defs/vrrp_iptables", "global_defs/vrrp_ipsets", "global_defs/nftables",
@@ -150,8 +148,6 @@ var ignorable = func() map[string]string {
 		"global_defs/vrrp_log_priority_changes", "vrrp_instance/debug", "global_defs/debug")
 	add("vipd watches links through netlink, which tells it as soon as polling would",
 		"global_defs/linkbeat_use_polling", "vrrp_instance/linkbeat_use_polling", "linkbeat_interfaces")
-	add("it writes the states to the FIFOs on a reload, and vipd does not reload yet (SIGHUP keeps the running configuration)",
-		"global_defs/fifo_write_vrrp_states_on_reload")
 	add("it names this keepalived instance's files (${_INSTANCE}); vipd's pid file is set with -p",
 		"instance")
 	return m

@@ -46,6 +46,11 @@ type Options struct {
 	// StrictIncludes makes an include that finds no file an error, not a
 	// warning (keepalived -e, --all-config).
 	StrictIncludes bool
+	// Resolve, when set, looks smtp_server's host name up as keepalived
+	// does when it reads the file: a name that does not resolve is an
+	// error (-t sets it; the daemon resolves the name when a mail goes
+	// out, so that a DNS outage at boot does not stop it).
+	Resolve func(host string) error
 }
 
 // ReadTree reads a keepalived.conf and the files it includes into a tree.

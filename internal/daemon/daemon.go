@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -30,7 +31,13 @@ import (
 
 // Daemon is a running VRRP speaker.
 type Daemon struct {
-	log       *slog.Logger
+	log    *slog.Logger
+	cfg    *config.Config
+	loader Loader // reads the configuration again on SIGHUP; nil: no reload
+	// resumed is what a reload carried into this daemon; nil at start.
+	resumed *carry
+	// handoff is set when SIGHUP stopped this daemon for a new one.
+	handoff   *carry
 	router    *vrrp.Router
 	instances []*instance
 	byVR      map[*vrrp.Instance]*instance
@@ -88,8 +95,16 @@ type group struct {
 // New prepares everything the configuration needs on the host (sockets,
 // multicast memberships, VMAC interfaces) without starting the protocol.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	return newDaemon(cfg, log, nil)
+}
+
+// newDaemon builds a daemon for cfg; after a reload, c carries what the
+// one before it handed over.
+func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) {
 	d := &Daemon{
 		log:      log,
+		cfg:      cfg,
+		resumed:  c,
 		byVR:     map[*vrrp.Instance]*instance{},
 		conns:    map[bool]*netio.Conn{},
 		ifnames:  map[int]string{},
@@ -98,13 +113,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.announcer = newAnnouncer(cfg, log)
 	d.linkDelays = newLinkDelays(cfg, log)
-	d.notifier = notify.NewRunner(log, 0)
+	if c != nil {
+		d.notifier = c.notifier
+	} else {
+		d.notifier = notify.NewRunner(log, 0)
+	}
 	if len(cfg.Instances) == 0 && len(cfg.VirtualServers) == 0 {
 		return nil, errors.New("the configuration has no vrrp_instance and no virtual_server: nothing to do")
 	}
 	d.mailer, d.noMailFaults = d.newMailer(cfg), cfg.Global.Email.NoFaults
 	var err error
-	if d.fifos, err = openFIFOs(&cfg.Global); err != nil {
+	if c != nil && c.fifos != nil {
+		d.fifos, c.fifos = c.fifos, nil
+	} else if d.fifos, err = openFIFOs(&cfg.Global); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -128,12 +149,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 			d.procUp[specs[i].Name] = up
 		}
 	}
-	if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
+	if c != nil && c.static != nil {
+		d.static, c.static = c.static, nil
+	} else if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
 		d.static = newStatics(st)
 	}
 	if d.checks, err = checks(cfg); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if c != nil {
+		for i := range d.checks {
+			d.checks[i].Resumed = c.verdicts[d.checks[i].Name]
+		}
 	}
 	if err := d.newDirector(cfg); err != nil {
 		d.Close()
@@ -197,13 +225,22 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.router = r
+	if c != nil {
+		r.Resume(c.states)
+	}
 	for i, sg := range r.Groups() {
 		nt, err := newNotifiers(&cfg.SyncGroups[i].Notify, &cfg.Global)
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("vrrp_sync_group %s: %w", sg.Name(), err)
 		}
-		d.groups = append(d.groups, &group{sg: sg, notify: nt, last: sg.State(), mail: cfg.SyncGroups[i].SMTPAlert})
+		g := &group{sg: sg, notify: nt, last: sg.State(), mail: cfg.SyncGroups[i].SMTPAlert}
+		if c != nil {
+			if st, ok := c.groups[sg.Name()]; ok {
+				g.last, g.mailed = st, st
+			}
+		}
+		d.groups = append(d.groups, g)
 	}
 	for i, vr := range r.Instances() {
 		in := d.instances[i]
@@ -302,13 +339,31 @@ const stopNotifyWait = 5 * time.Second
 
 // Close releases the sockets, VMAC interfaces and the firewall table. It
 // does not touch addresses: Run leaves none behind.
-func (d *Daemon) Close() {
+func (d *Daemon) Close() { d.close(nil) }
+
+// close releases what Close does, except, on a reload, what the carry
+// hands to the next daemon: the notify runner, the FIFOs, the static
+// items, the VMACs the new configuration has too, the firewall table
+// (the next daemon's replaces it in one step) and the virtual servers'
+// dataplane (the next program replaces it in one step, so no connection
+// notices).
+func (d *Daemon) close(c *carry) {
 	if d.director != nil {
-		d.director.Stop() // its omega scripts go before the notifier stops
+		if c != nil && len(c.cfg.VirtualServers) > 0 {
+			d.director.Detach()
+		} else {
+			d.director.Stop() // its omega scripts go before the notifier stops
+		}
 	}
-	d.notifier.Close(stopNotifyWait) // notify_stop scripts finish before vipd goes
+	if c == nil {
+		d.notifier.Close(stopNotifyWait) // notify_stop scripts finish before vipd goes
+	}
 	if d.mailer != nil {
-		d.mailer.Close(stopNotifyWait)
+		if c != nil {
+			go d.mailer.Close(stopNotifyWait) // the queued mails go out meanwhile
+		} else {
+			d.mailer.Close(stopNotifyWait)
+		}
 	}
 	closeFIFOs(d.fifos)
 	if d.procs != nil {
@@ -327,20 +382,16 @@ func (d *Daemon) Close() {
 	if err := d.promoted.restore(); err != nil {
 		d.log.Warn(err.Error())
 	}
-	if d.fw != nil {
+	if d.fw != nil && c == nil {
 		if err := d.fw.Close(); err != nil {
 			d.log.Warn("removing the firewall table", "err", err)
 		}
 	}
 	for _, in := range d.instances {
-		var names []string
-		if in.cfg.UseVMAC || in.cfg.IPVLAN {
-			names = append(names, in.cfg.VMACName)
-		}
-		for _, av := range in.cfg.AddrVMACs {
-			names = append(names, av.Name)
-		}
-		for _, name := range names {
+		for _, name := range vmacNames(in.cfg) {
+			if c != nil && slices.Contains(c.vmacs, name) {
+				continue
+			}
 			if err := vip.DeleteVMAC(name); err != nil {
 				d.log.Warn("removing VMAC interface", "interface", name, "err", err)
 			}
@@ -376,7 +427,47 @@ func (d *Daemon) read(conn reader, out chan<- received) {
 // over gracefully and returns once every instance has stopped. A second
 // signal cuts the hand-over short; addresses are released either way.
 func (d *Daemon) Run(signals <-chan os.Signal) error {
-	defer d.Close()
+	for {
+		err := d.run(signals)
+		c := d.handoff
+		if c == nil {
+			return err
+		}
+		next, err := d.successor(c)
+		if err != nil {
+			return err
+		}
+		d = next
+	}
+}
+
+// successor builds the daemon for a reloaded configuration. If the host
+// cannot run it after all, the running configuration is built again, with
+// what the reload kept.
+func (d *Daemon) successor(c *carry) (*Daemon, error) {
+	next, err := newDaemon(c.cfg, d.log, c)
+	if err == nil {
+		next.loader = d.loader
+		d.log.Info("Reload done")
+		return next, nil
+	}
+	d.log.Error("Reload failed: going back to the running configuration", "err", err)
+	c.cfg = c.old
+	next, err2 := newDaemon(c.old, d.log, c)
+	if err2 != nil {
+		removeDataplane(d.log)
+		c.notifier.Close(stopNotifyWait)
+		return nil, fmt.Errorf("reload: %w; and the running configuration cannot be built again: %w", err, err2)
+	}
+	next.loader = d.loader
+	return next, nil
+}
+
+// run is Run for one configuration: it returns when vipd stops, or with
+// d.handoff set when SIGHUP asks for a reload the new configuration
+// allows.
+func (d *Daemon) run(signals <-chan os.Signal) error {
+	defer func() { d.close(d.handoff) }()
 	packets := make(chan received, 64)
 	for _, c := range d.conns {
 		go d.read(c, packets)
@@ -395,7 +486,7 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 	}
 	defer close(stopLosses)
 	d.setStatics()
-	defer d.clearStatics()
+	defer d.clearStatics() // none when a reload carries them on
 	fw, err := d.watchFiles()
 	if err != nil {
 		return err
@@ -422,13 +513,19 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 		}
 		verdicts = d.director.Verdicts()
 	}
-	if !d.delayStart(packets, signals) {
+	if d.resumed == nil && !d.delayStart(packets, signals) {
 		return nil
 	}
 	checking, stopChecks := context.WithCancel(context.Background())
 	defer stopChecks()
 	results := d.startChecks(checking)
 
+	var scheduled <-chan struct{} // reload_time_file's reloads
+	if r := d.cfg.Global.Reload; r.TimeFile != "" {
+		stopWatch := make(chan struct{})
+		defer close(stopWatch)
+		scheduled = watchReloadTime(r.TimeFile, r.Repeat, d.log, stopWatch)
+	}
 	d.startUp()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -465,16 +562,29 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 			d.scriptChanged(r)
 		case v := <-verdicts:
 			d.director.Handle(v)
+		case <-scheduled:
+			if stopping {
+				break
+			}
+			d.log.Info("The time reload_time_file gives has come")
+			if d.handoff = d.reload(); d.handoff != nil {
+				return nil
+			}
 		case sig := <-signals:
+			if sig == syscall.SIGHUP && stopping {
+				d.log.Info("SIGHUP while stopping: ignored")
+				break
+			}
 			if stopping {
 				d.log.Info("second signal: stopping at once", "signal", sig.String())
 				d.releaseAll()
 				return nil
 			}
-			switch sig {
-			case syscall.SIGHUP:
-				d.log.Warn("reloading the configuration on SIGHUP is not supported yet: the running configuration stays in effect")
-				continue
+			if sig == syscall.SIGHUP {
+				if d.handoff = d.reload(); d.handoff != nil {
+					return nil
+				}
+				break
 			}
 			d.log.Info("Stopping", "signal", sig.String())
 			stopping = true
@@ -547,6 +657,13 @@ func (d *Daemon) startUp() {
 		}
 	}
 	d.execute(actions)
+	if d.resumed != nil && d.resumed.writeStates {
+		for _, g := range d.groups {
+			if st := g.sg.State(); st == g.last && st != vrrp.Init {
+				d.fifoLine("GROUP", g.sg.Name(), st.String(), 0)
+			}
+		}
+	}
 }
 
 // untilNext is the wait until the protocol's next timer or the next
@@ -658,9 +775,17 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 				d.log.Info(fmt.Sprintf("(%s) Holding in FAULT until the first results of its track scripts", name))
 				break
 			}
+			d.lvsSyncState(name, a.To)
+			if d.resumes(a) {
+				d.log.Info(fmt.Sprintf("(%s) Staying in %s STATE after the reload", name, a.To))
+				// Nothing changed for the scripts: keepalived runs none.
+				if d.resumed.writeStates {
+					d.fifoLine("INSTANCE", name, a.To.String(), int(a.Instance.Priority()))
+				}
+				break
+			}
 			d.logTransition(a)
 			d.tell(in, a.To)
-			d.lvsSyncState(name, a.To)
 		case vrrp.HeardLowerPriority:
 			d.log.Info(fmt.Sprintf("(%s) received lower priority advert from %v, priority %d, ours %d: re-announcing", name, a.Peer, a.Priority, a.Instance.Priority()))
 			d.fifoLine("INSTANCE", name, "MASTER_RX_LOWER_PRI", int(a.Instance.Priority()))
@@ -670,6 +795,16 @@ func (d *Daemon) execute(actions []vrrp.Action) {
 		}
 	}
 	d.notifyGroups()
+}
+
+// resumes reports whether a transition takes an instance back to the
+// state it had before a reload.
+func (d *Daemon) resumes(a vrrp.Action) bool {
+	if a.Reason != vrrp.ReasonReload || d.resumed == nil {
+		return false
+	}
+	st, ok := d.resumed.states[a.Instance.Name()]
+	return ok && st == a.To
 }
 
 // tell runs the instance's notify scripts for a state it entered, and

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/vipd/vipd/internal/config"
 	"github.com/vipd/vipd/internal/lvs"
@@ -48,8 +49,12 @@ func (d *Daemon) newDirector(cfg *config.Config) error {
 		d.lvsSync, d.lvsSyncInstance = sd, s.Instance
 		dp = &syncedPlane{Dataplane: nftPlane, sync: sd}
 	}
-	d.director = director.New(vss, director.Options{Log: d.log, Dataplane: dp, Notifier: d.notifier, Mailer: d.mailer,
-		FIFO: d.lvsFIFOLine, InitNotifies: cfg.Global.RSInitNotifies})
+	opt := director.Options{Log: d.log, Dataplane: dp, Notifier: d.notifier, Mailer: d.mailer,
+		FIFO: d.lvsFIFOLine, InitNotifies: cfg.Global.RSInitNotifies && d.resumed == nil}
+	if d.resumed != nil {
+		opt.Resumed = d.resumed.health
+	}
+	d.director = director.New(vss, opt)
 	return nil
 }
 
@@ -67,6 +72,15 @@ func (p *syncedPlane) Apply(services []lvs.Service) error {
 	return err
 }
 
+// Release stops the sync daemon and lets the dataplane go with what it
+// programmed left in place (a reload).
+func (p *syncedPlane) Release() {
+	p.sync.Close()
+	if r, ok := p.Dataplane.(interface{ Release() }); ok {
+		r.Release()
+	}
+}
+
 func (p *syncedPlane) Close() error {
 	p.sync.Close()
 	return p.Dataplane.Close()
@@ -82,5 +96,17 @@ func (d *Daemon) lvsSyncState(name string, state vrrp.State) {
 		d.lvsSync.Master()
 	} else {
 		d.lvsSync.Backup()
+	}
+}
+
+// removeDataplane deletes what vipd programmed for virtual servers, when
+// no director is left to do it.
+func removeDataplane(log *slog.Logger) {
+	p, err := nft.New()
+	if err == nil {
+		err = p.Close()
+	}
+	if err != nil {
+		log.Error("removing the virtual servers", "err", err)
 	}
 }

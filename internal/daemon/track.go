@@ -31,7 +31,8 @@ func carries(ifi *net.Interface, err error) bool {
 }
 
 // initTracking reads the state of the instance's interfaces at start;
-// scripts start with their initial verdict (failed with init_fail).
+// scripts start with their initial verdict (failed with init_fail), or
+// after a reload with the one they had.
 func (in *instance) initTracking(checks []track.Check) {
 	in.linkIsUp = in.linkUp()
 	in.track.up = make([]bool, len(in.cfg.TrackInterfaces))
@@ -41,7 +42,11 @@ func (in *instance) initTracking(checks []track.Check) {
 	in.track.verdicts = make([]track.Verdict, len(in.cfg.TrackScripts))
 	for i, t := range in.cfg.TrackScripts {
 		for _, c := range checks {
-			if c.Name == t.Name && c.InitFail {
+			switch {
+			case c.Name != t.Name:
+			case c.Resumed != track.Pending:
+				in.track.verdicts[i] = c.Resumed // what it was before a reload
+			case c.InitFail:
 				in.track.verdicts[i] = track.Failed
 			}
 		}

@@ -45,6 +45,18 @@ func NewHealth(rise, fall int, initFail bool) *Health {
 	return h
 }
 
+// Resume sets a verdict reached before (Pending changes nothing): a
+// good check then fails after fall failures, a failed one recovers
+// after rise successes.
+func (h *Health) Resume(v Verdict) {
+	switch v {
+	case Good:
+		h.count, h.pending = h.rise+h.fall-1, false
+	case Failed:
+		h.count, h.pending = 0, false
+	}
+}
+
 // Verdict is the current verdict.
 func (h *Health) Verdict() Verdict {
 	switch {

@@ -21,18 +21,23 @@ func TestHealth(t *testing.T) {
 		name       string
 		rise, fall int
 		initFail   bool
+		resumed    Verdict
 		results    string // s: success, f: failure
 		want       string // the verdict after each: g good, f failed
 	}{
-		{"first failure decides", 3, 2, false, "f", "f"},
-		{"first success decides", 3, 2, false, "s", "g"},
-		{"fall 2", 3, 2, false, "sfsff", "ggggf"},
-		{"rise 3", 3, 2, false, "fssfsss", "ffffffg"},
-		{"rise 1 fall 1", 1, 1, false, "sfsf", "gfgf"},
-		{"init_fail needs rise", 2, 1, true, "ss", "fg"},
-		{"fall 3 reset by a success", 1, 3, false, "sffsfff", "ggggggf"},
+		{"first failure decides", 3, 2, false, Pending, "f", "f"},
+		{"first success decides", 3, 2, false, Pending, "s", "g"},
+		{"fall 2", 3, 2, false, Pending, "sfsff", "ggggf"},
+		{"rise 3", 3, 2, false, Pending, "fssfsss", "ffffffg"},
+		{"rise 1 fall 1", 1, 1, false, Pending, "sfsf", "gfgf"},
+		{"init_fail needs rise", 2, 1, true, Pending, "ss", "fg"},
+		{"fall 3 reset by a success", 1, 3, false, Pending, "sffsfff", "ggggggf"},
+		{"resumed good needs fall", 3, 2, false, Good, "ff", "gf"},
+		{"resumed failed needs rise", 3, 2, true, Failed, "sss", "ffg"},
+		{"resumed good after init_fail", 3, 2, true, Good, "s", "g"},
 	} {
 		h := NewHealth(c.rise, c.fall, c.initFail)
+		h.Resume(c.resumed)
 		got := ""
 		for _, r := range c.results {
 			h.Observe(r == 's')

@@ -16,6 +16,10 @@ type Check struct {
 	Interval, Timeout time.Duration
 	Rise, Fall        int
 	InitFail          bool
+	// Resumed is the verdict the check had before a configuration
+	// reload (Pending: none); it starts from it, so that a reload
+	// moves nothing that tracks it.
+	Resumed Verdict
 }
 
 // Result is a change of a check's verdict, for the event loop.
@@ -34,6 +38,7 @@ const killGrace = 2 * time.Second
 // starts that fall while a run is still going are skipped, with a log.
 func (c Check) Run(ctx context.Context, out chan<- Result, log *slog.Logger) {
 	h := NewHealth(c.Rise, c.Fall, c.InitFail)
+	h.Resume(c.Resumed)
 	next := time.Now()
 	lastStatus := 0
 	for {

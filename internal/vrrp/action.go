@@ -65,6 +65,7 @@ const (
 	ReasonLowerPriority         // answering a lower-priority master
 	ReasonSteppingDown          // a master leaving tells the others
 	ReasonHandover              // a hand-over to a new master ended
+	ReasonReload                // the configuration was reloaded
 )
 
 func (r Reason) String() string {
@@ -97,6 +98,8 @@ func (r Reason) String() string {
 		return "stepping-down"
 	case ReasonHandover:
 		return "handover"
+	case ReasonReload:
+		return "reload"
 	}
 	return fmt.Sprintf("reason-%d", uint8(r))
 }

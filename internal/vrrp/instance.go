@@ -28,6 +28,9 @@ type Instance struct {
 	// stopping: Stop was called and the instance ends in Stop once released.
 	holding  bool
 	stopping bool
+	// resumed is the state the instance had before a reload (Init: it
+	// is new), which it takes up again at Start.
+	resumed State
 
 	downTimer      timer // backup: Master_Down_Timer
 	advertTimer    timer // master: Adver_Timer
@@ -166,12 +169,19 @@ func (in *Instance) announce(repeat int, reason Reason) {
 // start leaves INIT: the owner becomes master at once, everyone else
 // listens as backup for a full Master_Down_Interval first (keepalived treats
 // "state MASTER" below 255 that way too).
+//
+// After a reload, a master goes on as master and everyone else listens
+// again: a reload is no reason for the virtual router to move.
 func (in *Instance) start(now time.Duration, canMaster bool) {
 	switch {
 	case in.fault:
 		in.enterFault(now, ReasonStartup)
+	case in.resumed == Master && (in.group == nil || in.group.allResumedMaster()):
+		in.becomeMaster(now, ReasonReload)
 	case canMaster && in.cfg.StartsMaster():
 		in.becomeMaster(now, ReasonOwner)
+	case in.resumed != Init:
+		in.enterBackup(now, ReasonReload, netip.Addr{})
 	default:
 		in.enterBackup(now, ReasonStartup, netip.Addr{})
 	}

@@ -143,6 +143,19 @@ func (r *Router) Stats() RouterStats { return r.stats }
 
 func (r *Router) begin() { r.out = r.out[:0] }
 
+// Resume gives instances the states they had before a configuration
+// reload, by name; call it before Start. An instance resumed as MASTER
+// (with its whole sync group) goes on as master without waiting, one
+// resumed in another state listens as backup; instances not named
+// start as new ones. A fault at Start wins over either.
+func (r *Router) Resume(states map[string]State) {
+	for name, st := range states {
+		if in, ok := r.byName[name]; ok && !r.started {
+			in.resumed = st
+		}
+	}
+}
+
 // Start takes every instance out of INIT: owners to MASTER, instances
 // with a fault to FAULT, everyone else to BACKUP. Call SetFault first for
 // resources already known to be down.

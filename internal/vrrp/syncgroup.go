@@ -64,6 +64,17 @@ func (g *SyncGroup) allStartMaster() bool {
 	return true
 }
 
+// allResumedMaster reports whether every member was master before the
+// reload: a group resumes mastership whole or not at all.
+func (g *SyncGroup) allResumedMaster() bool {
+	for _, m := range g.members {
+		if m.resumed != Master {
+			return false
+		}
+	}
+	return true
+}
+
 // canGoMaster is the vote: in may take over only when every other member
 // is master already or has also stopped hearing its master.
 func (g *SyncGroup) canGoMaster(in *Instance) bool {

@@ -117,6 +117,9 @@ type Options struct {
 	// servers that are up at start (rs_init_notifies); without it only
 	// changes notify.
 	InitNotifies bool
+	// Resumed are the checkers' verdicts before a configuration reload
+	// (Health's): a real server kept keeps its health.
+	Resumed map[string][]bool
 }
 
 // Verdict is a checker's change of mind, sent from its goroutine to the
@@ -172,6 +175,9 @@ func New(vss []VirtualServer, opt Options) *Director {
 			r := &realServer{RealServer: rs, dynamic: -1, fileWeight: map[int]int{}}
 			for _, c := range rs.Checkers {
 				r.up = append(r.up, !c.Alpha)
+			}
+			if up, ok := opt.Resumed[healthKey(v.Name, rs.Name)]; ok && len(up) == len(r.up) {
+				copy(r.up, up)
 			}
 			v.reals = append(v.reals, r)
 		}
@@ -477,6 +483,50 @@ func fileEffect(f *FileTrack, value int64) (up bool, add int) {
 	return true, int(min(v, maxWeight))
 }
 
+// healthKey names a real server of a virtual server across reloads.
+func healthKey(vs, rs string) string { return vs + " " + rs }
+
+// Health is every real server's checkers' verdicts, for Options.Resumed
+// of the director a reload builds.
+func (d *Director) Health() map[string][]bool {
+	out := map[string][]bool{}
+	for _, v := range d.vss {
+		for _, r := range v.reals {
+			out[healthKey(v.Name, r.Name)] = slices.Clone(r.up)
+		}
+	}
+	return out
+}
+
+// Detach ends the checkers for a reload, leaving what the dataplane
+// programmed in place for the next director to replace in one step; no
+// omega script runs. The dataplane lets go of its other resources if
+// it can (Release). Later calls, and Stop, do nothing.
+func (d *Director) Detach() {
+	if d.closed {
+		return
+	}
+	d.closed = true
+	d.stopCheckers()
+	if r, ok := d.opt.Dataplane.(interface{ Release() }); ok {
+		r.Release()
+	}
+}
+
+func (d *Director) stopCheckers() {
+	if !d.started {
+		return
+	}
+	d.cancel()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stopWait):
+		d.opt.Log.Warn("health checkers still running at stop")
+	}
+}
+
 // stopWait bounds how long Stop waits for the checkers' attempts.
 const stopWait = 5 * time.Second
 
@@ -496,14 +546,7 @@ func (d *Director) Stop() {
 	if !d.started {
 		return
 	}
-	d.cancel()
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(stopWait):
-		d.opt.Log.Warn("health checkers still running at stop")
-	}
+	d.stopCheckers()
 	for _, vs := range d.vss {
 		for i, r := range vs.reals {
 			if vs.pool.Alive(i) {

@@ -295,6 +295,18 @@ func (d *Dataplane) commit(plans []*service, tunDev, n int) error {
 	return nil
 }
 
+// Release lets go of the dataplane without removing what it programmed:
+// another one (after a configuration reload) replaces it in one step.
+// Later calls, Apply and Close do nothing.
+func (d *Dataplane) Release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		d.release()
+	}
+}
+
 // Close deletes the tables, and the tunnel device and routing. New
 // connections reach the host itself; lvs_timeouts' policies leave the
 // connections that had them.

@@ -1,0 +1,295 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/vipd/vipd/internal/config"
+	"github.com/vipd/vipd/internal/notify"
+	"github.com/vipd/vipd/internal/track"
+	"github.com/vipd/vipd/internal/vip"
+	"github.com/vipd/vipd/internal/vrrp"
+)
+
+// Loader reads the configuration again for a reload: the file vipd
+// started with, with the same options, validated. An error keeps the
+// running configuration.
+type Loader func() (*config.Config, error)
+
+// SetLoader lets SIGHUP reload the configuration with l; without one,
+// SIGHUP is logged and ignored.
+func (d *Daemon) SetLoader(l Loader) { d.loader = l }
+
+// carry is what a reload hands from the running daemon to the one built
+// from the new configuration, so that nothing the reload does not
+// change moves: a master stays master with its addresses, a script's
+// verdict and a real server's health are not learned again.
+type carry struct {
+	cfg    *config.Config // the new configuration
+	old    *config.Config // the running one, to fall back on
+	states map[string]vrrp.State
+	groups map[string]vrrp.State
+	// verdicts are the vrrp_scripts' by name; health the real servers'
+	// checkers' (director.Director.Health).
+	verdicts map[string]track.Verdict
+	health   map[string][]bool
+	notifier *notify.Runner
+	fifos    []*fifo  // nil: the new configuration's FIFOs differ
+	static   *statics // nil: the static items differ (or there are none)
+	vmacs    []string // VMAC interfaces the new configuration has too
+	// writeStates: fifo_write_vrrp_states_on_reload.
+	writeStates bool
+}
+
+// instanceKey is what makes an instance of the new configuration the
+// same virtual router as one running: a renamed instance, or one moved
+// to another interface, VRID or family, is another router.
+type instanceKey struct {
+	name, iface string
+	vrid        uint8
+	ipv6        bool
+	vmac        string
+}
+
+func keyOf(ci *config.Instance) instanceKey {
+	c := &ci.VRRP
+	k := instanceKey{name: c.Name, iface: c.Interface, vrid: c.VRID, ipv6: c.IPv6}
+	if ci.UseVMAC || ci.IPVLAN {
+		k.vmac = ci.VMACName
+	}
+	return k
+}
+
+// reload reads the configuration again. On an error the running one
+// stays, and nil is returned. Otherwise the instances that go (or
+// become other virtual routers) are stopped at once, the addresses a
+// kept master no longer has are removed, and the carry for the new
+// daemon is returned: the caller then closes this daemon with it.
+func (d *Daemon) reload() *carry {
+	if d.loader == nil {
+		d.log.Warn("SIGHUP: vipd was started without a way to read its configuration again; the running configuration stays")
+		return nil
+	}
+	d.log.Info("Reloading the configuration (SIGHUP)")
+	cfg, err := d.loader()
+	if err != nil {
+		d.log.Error("Reload failed: the running configuration stays in effect", "err", err)
+		return nil
+	}
+	if err := hostReady(cfg); err != nil {
+		d.log.Error("Reload failed: the running configuration stays in effect", "err", err)
+		return nil
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn(w.Error())
+	}
+	c := &carry{cfg: cfg, old: d.cfg, states: map[string]vrrp.State{}, groups: map[string]vrrp.State{},
+		verdicts: map[string]track.Verdict{}, notifier: d.notifier, writeStates: cfg.Global.Reload.WriteStates}
+	next := map[instanceKey]*config.Instance{}
+	for _, ci := range cfg.Instances {
+		next[keyOf(ci)] = ci
+	}
+	keep := map[string]bool{} // addresses and routes a resumed master keeps, by key
+	resumesMaster := map[string]bool{}
+	for _, in := range d.instances {
+		ci, kept := next[keyOf(in.cfg)]
+		if !kept {
+			continue
+		}
+		st := in.vr.State()
+		c.states[ci.VRRP.Name] = st
+		if st == vrrp.Master && in.holding {
+			resumesMaster[ci.VRRP.Name] = true
+			for _, k := range heldKeys(ci) {
+				keep[k] = true
+			}
+		}
+	}
+	for _, in := range d.instances {
+		name := in.vr.Name()
+		_, kept := next[keyOf(in.cfg)]
+		switch {
+		case !kept:
+			d.log.Info(fmt.Sprintf("(%s) removed by the reload", name))
+			if in.vr.State() == vrrp.Master {
+				d.sendAdvert(in, vrrp.PriorityStop, vrrp.ReasonStop)
+			}
+			if in.holding {
+				if err := in.removeAddresses(); err != nil {
+					d.log.Error(fmt.Sprintf("(%s) removing virtual addresses", name), "err", err)
+				}
+			}
+			d.tellDeleted(in)
+		case resumesMaster[name]:
+			d.releaseDropped(in, keep)
+		case in.holding:
+			// Handing over when the reload came: finish it now.
+			if err := in.removeAddresses(); err != nil {
+				d.log.Error(fmt.Sprintf("(%s) removing virtual addresses", name), "err", err)
+			}
+		}
+	}
+	for _, g := range d.groups {
+		c.groups[g.sg.Name()] = g.last
+	}
+	for _, in := range d.instances {
+		for i, t := range in.cfg.TrackScripts {
+			if v := in.track.verdicts[i]; v != track.Pending {
+				c.verdicts[t.Name] = v
+			}
+		}
+	}
+	if d.director != nil {
+		c.health = d.director.Health()
+	}
+	if sameFIFOs(&d.cfg.Global, &cfg.Global) {
+		c.fifos, d.fifos = d.fifos, nil
+	}
+	if d.static != nil && sameStatics(&d.cfg.Static, &cfg.Static) {
+		c.static, d.static = d.static, nil
+		c.static.cfg = &cfg.Static
+	}
+	for _, ci := range cfg.Instances {
+		c.vmacs = append(c.vmacs, vmacNames(ci)...)
+	}
+	return c
+}
+
+// hostReady refuses a reload the host cannot run yet: an instance on an
+// interface that does not exist (without dynamic_interfaces) would stop
+// vipd half-way through building the new daemon.
+func hostReady(cfg *config.Config) error {
+	if cfg.Global.DynamicInterfaces {
+		return nil
+	}
+	for _, ci := range cfg.Instances {
+		if _, err := net.InterfaceByName(ci.VRRP.Interface); err != nil {
+			return fmt.Errorf("%s: vrrp_instance %s: interface %s does not exist", ci.Pos, ci.VRRP.Name, ci.VRRP.Interface)
+		}
+	}
+	return nil
+}
+
+// heldKeys name what a master of ci holds: its addresses (on their
+// interfaces), routes and rules.
+func heldKeys(ci *config.Instance) []string {
+	var out []string
+	for _, list := range [][]config.VIP{ci.VIPs, ci.Excluded} {
+		for _, v := range list {
+			out = append(out, addrKey(v.Prefix, ci.AddressDev(v)))
+		}
+	}
+	for i := range ci.Routes {
+		out = append(out, "route "+ci.Routes[i].Route.String())
+	}
+	for i := range ci.Rules {
+		out = append(out, "rule "+ci.Rules[i].Rule.String())
+	}
+	return out
+}
+
+func addrKey(p netip.Prefix, dev string) string { return "address " + p.String() + " dev " + dev }
+
+// releaseDropped takes from a master that goes on as master what the
+// new configuration no longer gives it (or any other resumed master).
+func (d *Daemon) releaseDropped(in *instance, keep map[string]bool) {
+	name := in.vr.Name()
+	var errs []error
+	for i := range in.cfg.Rules {
+		if r := &in.cfg.Rules[i].Rule; !keep["rule "+r.String()] {
+			errs = append(errs, vip.DeleteRule(r))
+		}
+	}
+	for i := range in.cfg.Routes {
+		if r := &in.cfg.Routes[i].Route; !keep["route "+r.String()] {
+			errs = append(errs, vip.DeleteRoute(r))
+		}
+	}
+	var gone []netip.Addr
+	for _, a := range in.addrs {
+		if !keep[addrKey(a.Prefix, a.Dev)] {
+			d.log.Info(fmt.Sprintf("(%s) removing virtual address %v from %s: the reload took it out", name, a.Prefix, a.Dev))
+			errs = append(errs, vip.Remove(a))
+			gone = append(gone, a.Prefix.Addr())
+		}
+	}
+	if in.blocked && len(gone) > 0 {
+		errs = append(errs, in.fw.Unblock(gone...))
+	}
+	for _, err := range errs {
+		if err != nil {
+			d.log.Error(fmt.Sprintf("(%s) removing what the reload took out", name), "err", err)
+		}
+	}
+}
+
+// tellDeleted runs the notify scripts of an instance the reload
+// removed: as for FAULT, or for DELETED with notify_deleted (and its
+// own script, if it has one), as keepalived does.
+func (d *Daemon) tellDeleted(in *instance) {
+	name := in.vr.Name()
+	n := in.notify.cfg
+	if !n.NotifyDeleted && in.vr.State() == vrrp.Fault {
+		return // its FAULT was told already
+	}
+	event := "FAULT"
+	var jobs []notify.Job
+	if n.NotifyDeleted {
+		event = "DELETED"
+		if n.Deleted != nil {
+			jobs = append(jobs, notify.Job{Cmd: in.notify.cmds[n.Deleted]})
+		}
+	} else if n.Fault != nil {
+		jobs = append(jobs, notify.Job{Cmd: in.notify.cmds[n.Fault]})
+	}
+	if n.Generic != nil {
+		jobs = append(jobs, notify.Job{Cmd: in.notify.cmds[n.Generic], Extra: []string{"INSTANCE", name, event, fmt.Sprint(in.vr.Priority())}})
+	}
+	d.notifier.Post(name, jobs...)
+	d.fifoLine("INSTANCE", name, event, int(in.vr.Priority()))
+}
+
+// vmacNames are the macvlan (or ipvlan) interfaces an instance makes.
+func vmacNames(ci *config.Instance) []string {
+	var names []string
+	if ci.UseVMAC || ci.IPVLAN {
+		names = append(names, ci.VMACName)
+	}
+	for _, av := range ci.AddrVMACs {
+		names = append(names, av.Name)
+	}
+	return names
+}
+
+// sameFIFOs reports whether two configurations write the same FIFOs:
+// then the open ones, and the scripts reading them, go on.
+func sameFIFOs(a, b *config.Global) bool {
+	fa, fb := a.FIFOs(), b.FIFOs()
+	return slices.EqualFunc(fa, fb, func(x, y *config.FIFO) bool {
+		return x.Path == y.Path && (x == a.LVSNotifyFIFO) == (y == b.LVSNotifyFIFO) &&
+			(x == a.VRRPNotifyFIFO) == (y == b.VRRPNotifyFIFO) && x.User == y.User && x.Group == y.Group &&
+			slices.Equal(scriptArgv(x.Script), scriptArgv(y.Script))
+	})
+}
+
+func scriptArgv(c *config.Command) []string {
+	if c == nil {
+		return nil
+	}
+	return c.Argv
+}
+
+// sameStatics reports whether two configurations keep the same static
+// addresses, routes and rules: then they stay, and vipd still knows
+// which it put in.
+func sameStatics(a, b *config.Static) bool {
+	return slices.EqualFunc(a.Addresses, b.Addresses, func(x, y config.VIP) bool {
+		return x.Address.String() == y.Address.String() && x.Track == y.Track
+	}) && slices.EqualFunc(a.Routes, b.Routes, func(x, y config.Route) bool {
+		return x.Route.String() == y.Route.String() && x.Track == y.Track
+	}) && slices.EqualFunc(a.Rules, b.Rules, func(x, y config.Rule) bool {
+		return x.Rule.String() == y.Rule.String() && x.Track == y.Track
+	})
+}
