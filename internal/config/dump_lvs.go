@@ -145,6 +145,9 @@ func (d *dumper) virtualServer(vs *VirtualServer) {
 	if vs.Persistence > 0 {
 		d.line(1, "persistence_timeout %d", int(vs.Persistence.Seconds()))
 	}
+	if vs.PersistenceMask.IsValid() {
+		d.line(1, "persistence_granularity %s", vs.PersistenceMask)
+	}
 	if vs.PersistenceBits > 0 {
 		if vs.IPv6 {
 			d.line(1, "persistence_granularity %d", vs.PersistenceBits)

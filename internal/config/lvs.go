@@ -65,6 +65,9 @@ type VirtualServer struct {
 	PersistenceEngine string
 	Persistence       time.Duration
 	PersistenceBits   int
+	// PersistenceMask is a non-contiguous IPv4 persistence_granularity;
+	// invalid: PersistenceBits says.
+	PersistenceMask netip.Addr
 	// HASuspend runs the checkers only while the virtual address is on
 	// this host (ha_suspend).
 	HASuspend bool
@@ -637,13 +640,13 @@ func (b *builder) virtualServer(blk *Node) {
 					continue
 				}
 				ones, ok := maskBits(m)
-				if !ok {
-					// IPVS masks bit by bit; the dataplane keys
-					// clients by prefix.
-					b.notSupportedAt(n.Pos, "persistence_granularity with a non-contiguous netmask ("+n.Args[0]+")")
-					continue
+				if ok && ones > 0 {
+					vs.PersistenceBits = ones
+				} else {
+					// IPVS masks bit by bit, and so does the
+					// dataplane; 0.0.0.0 makes every client one.
+					vs.PersistenceMask = m
 				}
-				vs.PersistenceBits = ones
 			}
 			if family == 0 {
 				family = f

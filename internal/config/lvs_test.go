@@ -273,3 +273,21 @@ func TestGranularityImpliesPersistence(t *testing.T) {
 		t.Errorf("persistence %v /%d", vs.Persistence, vs.PersistenceBits)
 	}
 }
+
+// A non-contiguous IPv4 granularity is kept as a mask (IPVS masks bit
+// by bit), 0.0.0.0 too (every client is one).
+func TestGranularityMask(t *testing.T) {
+	conf := func(mask string) string {
+		return "virtual_server 198.18.0.10 80 {\n protocol TCP\n lvs_sched rr\n lvs_method DR\n persistence_granularity " + mask + "\n real_server 198.18.0.11 80 {\n }\n}\n"
+	}
+	cfg, errs, _ := loadLVS(t, conf("255.255.0.255"))
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if vs := cfg.VirtualServers[0]; vs.PersistenceMask != netip.MustParseAddr("255.255.0.255") || vs.PersistenceBits != 0 {
+		t.Errorf("mask %v, bits %d", vs.PersistenceMask, vs.PersistenceBits)
+	}
+	if cfg, errs, _ := loadLVS(t, conf("0.0.0.0")); len(errs) > 0 || cfg.VirtualServers[0].PersistenceMask != netip.IPv4Unspecified() {
+		t.Errorf("0.0.0.0: errors %v, mask %v", errs, cfg.VirtualServers[0].PersistenceMask)
+	}
+}

@@ -88,6 +88,9 @@ type Service struct {
 	// PersistenceBits is the prefix length that counts as one client
 	// for persistence (persistence_granularity); 32 or 128 unless given.
 	PersistenceBits int
+	// PersistenceMask is a non-contiguous IPv4 granularity (IPVS masks
+	// bit by bit); invalid: PersistenceBits says.
+	PersistenceMask netip.Addr
 	Reals           []Real
 }
 

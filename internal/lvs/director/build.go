@@ -114,7 +114,8 @@ func trio(a netip.Addr, p lvs.Protocol, port uint16) string {
 // its address, its firewall mark, or each address and mark of its group.
 func services(vs *config.VirtualServer) ([]lvs.Service, error) {
 	base := lvs.Service{Protocol: vs.Protocol, Scheduler: vs.Scheduler, HashPort: vs.HashPort, Fallback: vs.Fallback,
-		OnePacket: vs.OnePack, Persistence: vs.Persistence, PersistenceBits: vs.PersistenceBits, IPv6: vs.IPv6}
+		OnePacket: vs.OnePack, Persistence: vs.Persistence, PersistenceBits: vs.PersistenceBits,
+		PersistenceMask: vs.PersistenceMask, IPv6: vs.IPv6}
 	if vs.Group == nil {
 		s := base
 		if vs.HasFWMark {

@@ -171,6 +171,18 @@ func TestPersistence(t *testing.T) {
 	l.apply(svc, wide)
 	first := l.greet(a, ap(vip(1), 80)).name
 	want(t, "/24", l.count(b, ap(vip(1), 80), 6), map[string]int{first: 6})
+
+	// A non-contiguous granularity, masked bit by bit as IPVS does:
+	// with 255.255.255.249, .2 and .4 are one client, .3 another (which
+	// round robin sends on; .4 on its own would go to the third).
+	odd := nat(vip(2), 80, "rr", rs(realAddr(0), 1), rs(realAddr(1), 1), rs(realAddr(2), 1))
+	odd.Persistence, odd.PersistenceMask = 300*time.Second, netip.MustParseAddr("255.255.255.249")
+	l.apply(svc, wide, odd)
+	first = l.greet(a, ap(vip(2), 80)).name
+	if other := l.greet(b, ap(vip(2), 80)).name; other == first {
+		t.Errorf("255.255.255.249: %v and %v are one client, both on %s", a, b, first)
+	}
+	want(t, "255.255.255.249", l.count(netip.MustParseAddr("198.18.55.4"), ap(vip(2), 80), 6), map[string]int{first: 6})
 }
 
 // Persistence lasts Persistence after the client's last packet: a

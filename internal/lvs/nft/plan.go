@@ -55,7 +55,10 @@ type service struct {
 	// active holds the NAT real servers that take new connections
 	// (weight > 0) as map data.
 	active   map[string]bool
-	maskBits int
+	// mask is the persistence granularity, one bit per address bit;
+	// nil: whole addresses. maskName tells masks apart in set names.
+	mask     []byte
+	maskName string
 	// ops: one-packet scheduling of NAT real servers, done without
 	// conntrack (ops.go).
 	ops bool
@@ -162,12 +165,25 @@ func planOne(in lvs.Service) (*service, error) {
 		return nil, fmt.Errorf("virtual service %s: %w %q", s.name, ErrScheduler, s.Scheduler)
 	}
 	s.sched = nearest
-	s.maskBits = s.PersistenceBits
-	if s.maskBits == 0 {
-		s.maskBits = int(s.fam.addrLen * 8)
+	bits := s.PersistenceBits
+	if bits == 0 {
+		bits = int(s.fam.addrLen * 8)
 	}
-	if s.maskBits < 0 || s.maskBits > int(s.fam.addrLen*8) {
+	switch m := s.PersistenceMask; {
+	case m.IsValid() && m.BitLen() != int(s.fam.addrLen*8):
+		return bad("persistence granularity %v", m)
+	case m.IsValid():
+		s.mask, s.maskName = m.AsSlice(), fmt.Sprintf("%x", m.AsSlice())
+	case bits < 0 || bits > int(s.fam.addrLen*8):
 		return bad("persistence granularity /%d", s.PersistenceBits)
+	case bits < int(s.fam.addrLen*8):
+		s.mask = make([]byte, s.fam.addrLen)
+		for i := range bits {
+			s.mask[i/8] |= 0x80 >> (i % 8)
+		}
+		s.maskName = fmt.Sprint(bits)
+	default:
+		s.maskName = fmt.Sprint(bits)
 	}
 	var total uint64
 	seen := map[netip.AddrPort]bool{}
@@ -270,12 +286,12 @@ func (s *service) dataType() nftables.SetDatatype {
 // The granularity is in the name: entries masked differently must not be
 // carried over.
 func (s *service) persistMap() string {
-	return fmt.Sprintf("persist_%s_m%d", s.ident, s.maskBits)
+	return fmt.Sprintf("persist_%s_m%s", s.ident, s.maskName)
 }
 
 // persistSet names the persistence set of one DR or TUN real server.
 func (s *service) persistSet(r lvs.Real) string {
-	return fmt.Sprintf("persist_%s_m%d_%s", s.ident, s.maskBits, addrIdent(r.Addr))
+	return fmt.Sprintf("persist_%s_m%s_%s", s.ident, s.maskName, addrIdent(r.Addr))
 }
 
 // flowSet names the set of the connections of one DR or TUN real server.

@@ -338,15 +338,11 @@ func persistKey(s *service) []expr.Any {
 }
 
 func mask(s *service) []expr.Any {
-	if s.maskBits == int(s.fam.addrLen*8) {
+	if s.mask == nil {
 		return nil
 	}
-	m := make([]byte, s.fam.addrLen)
-	for i := 0; i < s.maskBits; i++ {
-		m[i/8] |= 0x80 >> (i % 8)
-	}
 	return []expr.Any{&expr.Bitwise{SourceRegister: regKey, DestRegister: regKey, Len: s.fam.addrLen,
-		Mask: m, Xor: make([]byte, s.fam.addrLen)}}
+		Mask: s.mask, Xor: make([]byte, s.fam.addrLen)}}
 }
 
 // has finds the value in reg in the set.
