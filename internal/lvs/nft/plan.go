@@ -54,7 +54,7 @@ type service struct {
 	withPort bool
 	// active holds the NAT real servers that take new connections
 	// (weight > 0) as map data.
-	active   map[string]bool
+	active map[string]bool
 	// mask is the persistence granularity, one bit per address bit;
 	// nil: whole addresses. maskName tells masks apart in set names.
 	mask     []byte
