@@ -216,14 +216,12 @@ const difHosts = 8
 // file keepalived accepts and vipd refuses must have every one of vipd's
 // errors in this list, or be a keyword vipd does not support yet. Some
 // never count here because keepalived -t, warning, exits non-zero too
-// (nopreempt with state MASTER, auth_pass over 8 characters,
-// authentication in VRRPv3); they stay listed as what they are.
+// (auth_pass over 8 characters, authentication in VRRPv3); they stay
+// listed as what they are.
 var deliberateDifferences = []struct {
 	re     *regexp.Regexp
 	reason string
 }{
-	{regexp.MustCompile(`nopreempt needs state BACKUP`),
-		"nopreempt with state MASTER (keepalived drops nopreempt)"},
 	{regexp.MustCompile(`auth_pass is longer than 8 characters`),
 		"auth_pass over 8 characters (keepalived truncates it)"},
 	{regexp.MustCompile(`virtual address \S+ is in vrrp_instance \S+ and in`),

@@ -273,7 +273,10 @@ func (b *builder) instance(blk *Node) {
 		}
 	}
 	if c.NoPreempt && c.WantMaster {
-		b.errorf(seen["nopreempt"].Pos, "nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of %s", c.Name)
+		// keepalived clears it too (with a warning of its own): both
+		// ends of a mixed pair then preempt alike.
+		c.NoPreempt = false
+		b.warnf(seen["nopreempt"].Pos, "vrrp_instance %s: nopreempt does nothing with state MASTER, and is dropped as keepalived drops it: this router preempts; set state BACKUP on every router of %s for nopreempt to work", c.Name, c.Name)
 	}
 	b.cfg.Instances = append(b.cfg.Instances, in)
 }
@@ -430,7 +433,10 @@ func (b *builder) advertInt(n *Node, c *vrrp.Config) {
 	}
 	switch {
 	case c.Version == 2 && v%time.Second != 0:
-		b.errorf(n.Pos, "advert_int %s: VRRPv2 advertisement interval must be a whole number of seconds", n.Args[0])
+		// keepalived rounds it with a warning: a mixed pair then
+		// advertises alike.
+		c.Interval = max(v.Round(time.Second), time.Second)
+		b.warnf(n.Pos, "advert_int %s: VRRPv2 counts whole seconds; %v is used, as keepalived rounds it (version 3 advertises in 10ms units)", n.Args[0], c.Interval)
 	case c.Version == 3 && v > vrrp.MaxIntervalV3*vrrp.Centisecond:
 		c.Interval = vrrp.MaxIntervalV3 * vrrp.Centisecond
 		b.warnf(n.Pos, "advert_int %s: VRRPv3 allows at most 40.95s; 40.95s is used, as keepalived does", n.Args[0])

@@ -154,7 +154,6 @@ func TestLoadErrors(t *testing.T) {
 			"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 5\n unicast_peer {\n  198.18.0.8\n }\n virtual_ipaddress {\n  198.18.0.1\n  198.18.0.2\n }\n}\n",
 			"keepalived.conf:18: vrrp_instance VI_2 and VI_1 (keepalived.conf:1) share virtual_router_id 5 and address 198.18.0.1 but list different addresses"},
 
-		{"v2 fractional interval", head + " advert_int 0.5\n" + vips, "keepalived.conf:4: advert_int 0.5: VRRPv2"},
 		{"bad lower-priority delay", head + " garp_lower_prio_delay x\n garp_lower_prio_repeat -1\n" + vips,
 			"keepalived.conf:4: garp_lower_prio_delay \"x\": must be a whole number 0..2147483647\n" +
 				"keepalived.conf:5: garp_lower_prio_repeat \"-1\": must be a whole number 0..2147483647"},
@@ -185,10 +184,31 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-func TestLoadNopreemptMaster(t *testing.T) {
-	_, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n priority 100\n virtual_router_id 5\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n")
-	if err == nil || !strings.HasSuffix(err.Error(), "keepalived.conf:3: nopreempt needs state BACKUP: with state MASTER keepalived silently drops nopreempt; set state BACKUP on every router of VI_1") {
-		t.Fatalf("error %v", err)
+// keepalived's readings, with a warning that names the line: nopreempt
+// dropped with state MASTER, a VRRPv2 advert_int rounded to whole
+// seconds (at least one).
+func TestLoadKeepalivedRoundings(t *testing.T) {
+	cfg, _, err := load(t, "vrrp_instance VI_1 {\n state MASTER\n nopreempt\n priority 100\n virtual_router_id 5\n advert_int 0.4\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n"+
+		"vrrp_instance VI_2 {\n priority 100\n virtual_router_id 6\n advert_int 1.5\n virtual_ipaddress {\n  198.18.0.2\n }\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warns []string
+	for _, w := range cfg.Warnings {
+		warns = append(warns, w.Error())
+	}
+	all := strings.Join(warns, "\n")
+	for _, want := range []string{"keepalived.conf:3: vrrp_instance VI_1: nopreempt does nothing with state MASTER",
+		"keepalived.conf:6: advert_int 0.4: VRRPv2 counts whole seconds; 1s is used", "keepalived.conf:14: advert_int 1.5: VRRPv2 counts whole seconds; 2s is used"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning %q in\n%s", want, all)
+		}
+	}
+	if c := cfg.Instances[0].VRRP; c.NoPreempt || c.Interval != time.Second {
+		t.Errorf("VI_1: nopreempt %v, interval %v", c.NoPreempt, c.Interval)
+	}
+	if c := cfg.Instances[1].VRRP; c.Interval != 2*time.Second {
+		t.Errorf("VI_2: interval %v", c.Interval)
 	}
 }
 
