@@ -99,8 +99,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 }
 
 // newDaemon builds a daemon for cfg; after a reload, c carries what the
-// one before it handed over.
-func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) {
+// one before it handed over. On an error it releases what it made and
+// hands back to c what it took from it, for building the running
+// configuration again.
+func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (_ *Daemon, err error) {
+	if len(cfg.Instances) == 0 && len(cfg.VirtualServers) == 0 {
+		return nil, errors.New("the configuration has no vrrp_instance and no virtual_server: nothing to do")
+	}
 	d := &Daemon{
 		log:      log,
 		cfg:      cfg,
@@ -113,26 +118,34 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 	}
 	d.announcer = newAnnouncer(cfg, log)
 	d.linkDelays = newLinkDelays(cfg, log)
+	d.notifier = notify.NewRunner(log, 0)
+	var fifos []*fifo
+	var static *statics
 	if c != nil {
-		d.notifier = c.notifier
-	} else {
-		d.notifier = notify.NewRunner(log, 0)
+		d.notifier, fifos, static = c.notifier, c.fifos, c.static
+		c.fifos, c.static = nil, nil // this daemon's now
 	}
-	if len(cfg.Instances) == 0 && len(cfg.VirtualServers) == 0 {
-		return nil, errors.New("the configuration has no vrrp_instance and no virtual_server: nothing to do")
-	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if c != nil {
+			c.fifos, c.static = fifos, static
+			if fifos != nil {
+				d.fifos = nil // not this daemon's to close
+			}
+		}
+		d.close(c)
+	}()
 	d.mailer, d.noMailFaults = d.newMailer(cfg), cfg.Global.Email.NoFaults
-	var err error
-	if c != nil && c.fifos != nil {
-		d.fifos, c.fifos = c.fifos, nil
-	} else if d.fifos, err = openFIFOs(&cfg.Global); err != nil {
-		d.Close()
-		return nil, err
+	if d.fifos = fifos; fifos == nil {
+		if d.fifos, err = openFIFOs(&cfg.Global); err != nil {
+			return nil, err
+		}
 	}
 	d.startupDelay = cfg.Global.StartupDelay
 	d.files, d.fileValues = trackedFiles(cfg), map[string]int64{}
 	if err := initFiles(d.files); err != nil {
-		d.Close()
 		return nil, err
 	}
 	for _, f := range d.files {
@@ -140,7 +153,6 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 	}
 	d.procUp, d.bfdUp = map[string]bool{}, map[string]bool{}
 	if err := d.startBFD(cfg); err != nil {
-		d.Close()
 		return nil, err
 	}
 	if specs := processSpecs(cfg); len(specs) > 0 {
@@ -149,13 +161,12 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 			d.procUp[specs[i].Name] = up
 		}
 	}
-	if c != nil && c.static != nil {
-		d.static, c.static = c.static, nil
-	} else if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
-		d.static = newStatics(st)
+	if d.static = static; static == nil {
+		if st := &cfg.Static; len(st.Addresses)+len(st.Routes)+len(st.Rules) > 0 {
+			d.static = newStatics(st)
+		}
 	}
 	if d.checks, err = checks(cfg); err != nil {
-		d.Close()
 		return nil, err
 	}
 	if c != nil {
@@ -164,19 +175,16 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 		}
 	}
 	if err := d.newDirector(cfg); err != nil {
-		d.Close()
 		return nil, err
 	}
 	cfgs := make([]vrrp.Config, 0, len(cfg.Instances))
 	for _, ci := range cfg.Instances {
 		nt, err := newNotifiers(&ci.Notify, &cfg.Global)
 		if err != nil {
-			d.Close()
 			return nil, fmt.Errorf("vrrp_instance %s: %w", ci.VRRP.Name, err)
 		}
 		in, err := newInstance(ci, cfg.Global.DynamicInterfaces)
 		if err != nil {
-			d.Close()
 			return nil, err
 		}
 		in.notify = nt
@@ -185,7 +193,6 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 		in.bfdUp = d.bfdUp
 		if ci.PromoteSecondaries && in.base != nil {
 			if err := d.promoted.promote(in.base.Name); err != nil {
-				d.Close()
 				return nil, err
 			}
 		}
@@ -194,20 +201,19 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 		if !ci.TakesTraffic() {
 			if d.fw == nil {
 				if d.fw, err = firewall.Open(firewall.DefaultTable); err != nil {
-					d.Close()
 					return nil, fmt.Errorf("%s: vrrp_instance %s (no_accept or strict mode) needs a firewall table: %w", ci.Pos, ci.VRRP.Name, err)
 				}
 			}
 			in.fw = d.fw
 		}
-		c := ci.VRRP
+		vc := ci.VRRP
 		if ci.UseVMAC || onAddrVMACs(ci) {
 			// Both masters of a hand-over share the virtual MAC, so
 			// clients need no time to follow; but every frame the old
 			// one sends from it pulls the switch's port back to it.
-			c.ReleaseGrace = 0
+			vc.ReleaseGrace = 0
 		}
-		cfgs = append(cfgs, c)
+		cfgs = append(cfgs, vc)
 	}
 	if d.fw == nil {
 		// A run with no_accept that was killed left its table: with
@@ -221,7 +227,6 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 	}
 	r, err := vrrp.NewRouter(cfgs, cfg.GroupConfigs())
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	d.router = r
@@ -231,7 +236,6 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 	for i, sg := range r.Groups() {
 		nt, err := newNotifiers(&cfg.SyncGroups[i].Notify, &cfg.Global)
 		if err != nil {
-			d.Close()
 			return nil, fmt.Errorf("vrrp_sync_group %s: %w", sg.Name(), err)
 		}
 		g := &group{sg: sg, notify: nt, last: sg.State(), mail: cfg.SyncGroups[i].SMTPAlert}
@@ -247,7 +251,6 @@ func newDaemon(cfg *config.Config, log *slog.Logger, c *carry) (*Daemon, error) 
 		in.vr = vr
 		d.byVR[vr] = in
 		if err := d.listen(in); err != nil {
-			d.Close()
 			return nil, err
 		}
 	}
@@ -447,17 +450,15 @@ func (d *Daemon) Run(signals <-chan os.Signal) error {
 func (d *Daemon) successor(c *carry) (*Daemon, error) {
 	next, err := newDaemon(c.cfg, d.log, c)
 	if err == nil {
-		next.loader = d.loader
 		d.log.Info("Reload done")
-		return next, nil
-	}
-	d.log.Error("Reload failed: going back to the running configuration", "err", err)
-	c.cfg = c.old
-	next, err2 := newDaemon(c.old, d.log, c)
-	if err2 != nil {
-		removeDataplane(d.log)
-		c.notifier.Close(stopNotifyWait)
-		return nil, fmt.Errorf("reload: %w; and the running configuration cannot be built again: %w", err, err2)
+	} else {
+		d.log.Error("Reload failed: going back to the running configuration", "err", err)
+		c.cfg = c.old // what a failed build's close goes by
+		var err2 error
+		if next, err2 = newDaemon(c.old, d.log, c); err2 != nil {
+			c.release(d.log)
+			return nil, fmt.Errorf("reload: %w; and the running configuration cannot be built again: %w", err, err2)
+		}
 	}
 	next.loader = d.loader
 	return next, nil

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -41,6 +42,19 @@ type carry struct {
 	vmacs    []string // VMAC interfaces the new configuration has too
 	// writeStates: fifo_write_vrrp_states_on_reload.
 	writeStates bool
+}
+
+// release lets go of what the carry holds when no daemon takes it: vipd
+// stops. The virtual addresses go with their lifetimes.
+func (c *carry) release(log *slog.Logger) {
+	removeDataplane(log)
+	closeFIFOs(c.fifos)
+	if c.static != nil {
+		if err := c.static.clear(); err != nil {
+			log.Error("removing static addresses, routes and rules", "err", err)
+		}
+	}
+	c.notifier.Close(stopNotifyWait)
 }
 
 // instanceKey is what makes an instance of the new configuration the
@@ -91,55 +105,45 @@ func (d *Daemon) reload() *carry {
 	for _, ci := range cfg.Instances {
 		next[keyOf(ci)] = ci
 	}
-	keep := map[string]bool{} // addresses and routes a resumed master keeps, by key
-	resumesMaster := map[string]bool{}
-	for _, in := range d.instances {
-		ci, kept := next[keyOf(in.cfg)]
-		if !kept {
-			continue
-		}
-		st := in.vr.State()
-		c.states[ci.VRRP.Name] = st
-		if st == vrrp.Master && in.holding {
-			resumesMaster[ci.VRRP.Name] = true
-			for _, k := range heldKeys(ci) {
-				keep[k] = true
-			}
-		}
-	}
-	for _, in := range d.instances {
-		name := in.vr.Name()
-		_, kept := next[keyOf(in.cfg)]
-		switch {
-		case !kept:
-			d.log.Info(fmt.Sprintf("(%s) removed by the reload", name))
-			if in.vr.State() == vrrp.Master {
-				d.sendAdvert(in, vrrp.PriorityStop, vrrp.ReasonStop)
-			}
-			if in.holding {
-				if err := in.removeAddresses(); err != nil {
-					d.log.Error(fmt.Sprintf("(%s) removing virtual addresses", name), "err", err)
-				}
-			}
-			d.tellDeleted(in)
-		case resumesMaster[name]:
-			d.releaseDropped(in, keep)
-		case in.holding:
-			// Handing over when the reload came: finish it now.
-			if err := in.removeAddresses(); err != nil {
-				d.log.Error(fmt.Sprintf("(%s) removing virtual addresses", name), "err", err)
-			}
-		}
-	}
-	for _, g := range d.groups {
-		c.groups[g.sg.Name()] = g.last
-	}
+	// keep is what masters going on as masters hold, by heldKeys: an
+	// address moved from a dropped instance (or one handing over) to
+	// such a master stays where it is.
+	keep := map[string]bool{}
 	for _, in := range d.instances {
 		for i, t := range in.cfg.TrackScripts {
 			if v := in.track.verdicts[i]; v != track.Pending {
 				c.verdicts[t.Name] = v
 			}
 		}
+		ci := next[keyOf(in.cfg)]
+		if ci == nil {
+			continue
+		}
+		st := in.vr.State()
+		c.states[ci.VRRP.Name] = st
+		if st == vrrp.Master && in.holding {
+			for _, k := range heldKeys(ci) { // as the new file gives them
+				keep[k] = true
+			}
+		}
+	}
+	for _, in := range d.instances {
+		dropped := next[keyOf(in.cfg)] == nil
+		if dropped {
+			d.log.Info(fmt.Sprintf("(%s) removed by the reload", in.vr.Name()))
+			if in.vr.State() == vrrp.Master {
+				d.sendAdvert(in, vrrp.PriorityStop, vrrp.ReasonStop)
+			}
+		}
+		if in.holding {
+			d.releaseDropped(in, keep)
+		}
+		if dropped {
+			d.tellDeleted(in)
+		}
+	}
+	for _, g := range d.groups {
+		c.groups[g.sg.Name()] = g.last
 	}
 	if d.director != nil {
 		c.health = d.director.Health()
@@ -192,8 +196,11 @@ func heldKeys(ci *config.Instance) []string {
 
 func addrKey(p netip.Prefix, dev string) string { return "address " + p.String() + " dev " + dev }
 
-// releaseDropped takes from a master that goes on as master what the
-// new configuration no longer gives it (or any other resumed master).
+// releaseDropped takes the addresses, routes and rules an instance holds
+// off the host, but for those a master going on as master keeps (keep,
+// by heldKeys): a master going on loses only what the new file no longer
+// gives it, a dropped instance or one handing over what no such master
+// took from it.
 func (d *Daemon) releaseDropped(in *instance, keep map[string]bool) {
 	name := in.vr.Name()
 	var errs []error
@@ -210,7 +217,7 @@ func (d *Daemon) releaseDropped(in *instance, keep map[string]bool) {
 	var gone []netip.Addr
 	for _, a := range in.addrs {
 		if !keep[addrKey(a.Prefix, a.Dev)] {
-			d.log.Info(fmt.Sprintf("(%s) removing virtual address %v from %s: the reload took it out", name, a.Prefix, a.Dev))
+			d.log.Info(fmt.Sprintf("(%s) removing virtual address %v from %s on the reload", name, a.Prefix, a.Dev))
 			errs = append(errs, vip.Remove(a))
 			gone = append(gone, a.Prefix.Addr())
 		}
