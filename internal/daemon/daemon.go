@@ -415,11 +415,17 @@ type reader interface {
 	Read(buf []byte) (netio.Received, error)
 }
 
-func (d *Daemon) read(conn reader, out chan<- received) {
+// read hands what conn reads to out until a read fails, or until stop
+// closes (the loop no longer takes packets: it stopped, or reloaded).
+func (d *Daemon) read(conn reader, out chan<- received, stop <-chan struct{}) {
 	for {
 		buf := make([]byte, 1500)
 		r, err := conn.Read(buf)
-		out <- received{r, err}
+		select {
+		case out <- received{r, err}:
+		case <-stop:
+			return
+		}
 		if err != nil {
 			return
 		}
@@ -469,12 +475,13 @@ func (d *Daemon) successor(c *carry) (*Daemon, error) {
 // allows.
 func (d *Daemon) run(signals <-chan os.Signal) error {
 	defer func() { d.close(d.handoff) }()
-	packets := make(chan received, 64)
+	packets, stopReading := make(chan received, 64), make(chan struct{})
+	defer close(stopReading) // before the sockets close
 	for _, c := range d.conns {
-		go d.read(c, packets)
+		go d.read(c, packets, stopReading)
 	}
 	if d.ahConn != nil {
-		go d.read(d.ahConn, packets)
+		go d.read(d.ahConn, packets, stopReading)
 	}
 	links, stopLinks, err := d.watchLinks()
 	if err != nil {
