@@ -236,26 +236,17 @@ func (d *Daemon) releaseDropped(in *instance, keep map[string]bool) {
 // removed: as for FAULT, or for DELETED with notify_deleted (and its
 // own script, if it has one), as keepalived does.
 func (d *Daemon) tellDeleted(in *instance) {
-	name := in.vr.Name()
+	name, priority := in.vr.Name(), int(in.vr.Priority())
 	n := in.notify.cfg
-	if !n.NotifyDeleted && in.vr.State() == vrrp.Fault {
+	own, event := n.Fault, vrrp.Fault.String()
+	switch {
+	case n.NotifyDeleted:
+		own, event = n.Deleted, "DELETED"
+	case in.vr.State() == vrrp.Fault:
 		return // its FAULT was told already
 	}
-	event := "FAULT"
-	var jobs []notify.Job
-	if n.NotifyDeleted {
-		event = "DELETED"
-		if n.Deleted != nil {
-			jobs = append(jobs, notify.Job{Cmd: in.notify.cmds[n.Deleted]})
-		}
-	} else if n.Fault != nil {
-		jobs = append(jobs, notify.Job{Cmd: in.notify.cmds[n.Fault]})
-	}
-	if n.Generic != nil {
-		jobs = append(jobs, notify.Job{Cmd: in.notify.cmds[n.Generic], Extra: []string{"INSTANCE", name, event, fmt.Sprint(in.vr.Priority())}})
-	}
-	d.notifier.Post(name, jobs...)
-	d.fifoLine("INSTANCE", name, event, int(in.vr.Priority()))
+	d.notifier.Post(name, in.notify.jobsFor(own, "INSTANCE", name, event, priority)...)
+	d.fifoLine("INSTANCE", name, event, priority)
 }
 
 // vmacNames are the macvlan (or ipvlan) interfaces an instance makes.

@@ -45,12 +45,17 @@ func newNotifiers(n *config.Notify, g *config.Global) (notifiers, error) {
 // generic notify with "KIND NAME STATE PRIORITY" appended, as keepalived
 // orders and words them.
 func (n *notifiers) jobs(kind, name string, state vrrp.State, priority int) []notify.Job {
+	return n.jobsFor(n.cfg.ForState(state), kind, name, state.String(), priority)
+}
+
+// jobsFor runs own (if set), then the generic notify saying event.
+func (n *notifiers) jobsFor(own *config.Command, kind, name, event string, priority int) []notify.Job {
 	var jobs []notify.Job
-	if c := n.cfg.ForState(state); c != nil {
-		jobs = append(jobs, notify.Job{Cmd: n.cmds[c]})
+	if own != nil {
+		jobs = append(jobs, notify.Job{Cmd: n.cmds[own]})
 	}
 	if c := n.cfg.Generic; c != nil {
-		jobs = append(jobs, notify.Job{Cmd: n.cmds[c], Extra: []string{kind, name, state.String(), strconv.Itoa(priority)}})
+		jobs = append(jobs, notify.Job{Cmd: n.cmds[c], Extra: []string{kind, name, event, strconv.Itoa(priority)}})
 	}
 	return jobs
 }
