@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -165,25 +166,20 @@ func planOne(in lvs.Service) (*service, error) {
 		return nil, fmt.Errorf("virtual service %s: %w %q", s.name, ErrScheduler, s.Scheduler)
 	}
 	s.sched = nearest
-	bits := s.PersistenceBits
-	if bits == 0 {
-		bits = int(s.fam.addrLen * 8)
-	}
+	full := int(s.fam.addrLen * 8)
+	bits := cmp.Or(s.PersistenceBits, full)
 	switch m := s.PersistenceMask; {
-	case m.IsValid() && m.BitLen() != int(s.fam.addrLen*8):
+	case m.IsValid() && m.BitLen() != full:
 		return bad("persistence granularity %v", m)
 	case m.IsValid():
 		s.mask, s.maskName = m.AsSlice(), fmt.Sprintf("%x", m.AsSlice())
-	case bits < 0 || bits > int(s.fam.addrLen*8):
+	case bits < 0 || bits > full:
 		return bad("persistence granularity /%d", s.PersistenceBits)
-	case bits < int(s.fam.addrLen*8):
-		s.mask = make([]byte, s.fam.addrLen)
-		for i := range bits {
-			s.mask[i/8] |= 0x80 >> (i % 8)
-		}
-		s.maskName = fmt.Sprint(bits)
 	default:
 		s.maskName = fmt.Sprint(bits)
+		if bits < full {
+			s.mask = net.CIDRMask(bits, full)
+		}
 	}
 	var total uint64
 	seen := map[netip.AddrPort]bool{}
